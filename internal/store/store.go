@@ -1,0 +1,205 @@
+// Package store is the only package that speaks SQL. It owns the Postgres pool, the schema
+// migrations and every query: snapshots, failed polls, alert state, events and the outbox.
+// It knows nothing of HTTP, cron or Slack; callers hand it values and decisions.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"time"
+
+	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/opsbalance/engagelab-monitor/migrations"
+)
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+// Open parses url, connects and pings. The error never contains the URL's password.
+func Open(ctx context.Context, dbURL string, logger *slog.Logger) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		// pgx's parse errors can quote the URL, password included.
+		return nil, errors.New("database.url is not a valid PostgreSQL connection string")
+	}
+	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pgxdecimal.Register(conn.TypeMap())
+		return nil
+	}
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "engagelab-monitor"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s: %w", Redact(dbURL), err)
+	}
+	s := &Store{pool: pool, logger: logger}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database %s does not answer: %w", s.where(), err)
+	}
+	return nil
+}
+
+func (s *Store) where() string {
+	c := s.pool.Config().ConnConfig
+	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool exposes the pool to tests and benchmarks in other packages.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Redact hides the password of a connection URL for messages.
+func Redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Host == "" {
+		return "(connection string)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}
+
+func (s *Store) goose() (*goose.Provider, *sql.DB, error) {
+	db := stdlib.OpenDBFromPool(s.pool)
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	fsys, err := fs.Sub(migrations.FS, ".")
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true),
+		goose.WithSlog(s.logger))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return p, db, nil
+}
+
+// Migrate applies every pending migration. Two processes migrating at once take turns on
+// goose's session lock, so each migration runs once.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	p, db, err := s.goose()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var applied []string
+	for _, r := range res {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the database's schema version and the newest this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, want int64, err error) {
+	p, db, err := s.goose()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	for _, src := range p.ListSources() {
+		want = max(want, src.Version)
+	}
+	// Read goose's table directly: GetDBVersion would create it on a fresh database.
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&current)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: never migrated
+		return 0, want, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return current, want, nil
+}
+
+// CheckSchema returns an error unless the schema is at or ahead of this binary's.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	cur, want, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if cur < want {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `monitor migrate`", cur, want)
+	}
+	return nil
+}
+
+// EnsureApps makes sure every configured app has its row and state row and returns their ids.
+func (s *Store) EnsureApps(ctx context.Context, names []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(names))
+	for _, name := range names {
+		var id int64
+		err := s.pool.QueryRow(ctx, `
+			WITH ins AS (
+				INSERT INTO apps (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id
+			)
+			SELECT id FROM ins UNION ALL SELECT id FROM apps WHERE name = $1 LIMIT 1`, name).Scan(&id)
+		if err != nil {
+			return nil, fmt.Errorf("register app %s: %w", name, err)
+		}
+		if _, err := s.pool.Exec(ctx, `INSERT INTO app_state (app_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
+			return nil, fmt.Errorf("register app %s: %w", name, err)
+		}
+		ids[name] = id
+	}
+	return ids, nil
+}
+
+// AppID returns the id of a stored app, or ErrNotFound.
+func (s *Store) AppID(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT id FROM apps WHERE name = $1`, name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return id, err
+}
+
+// ErrNotFound is returned for an app or row that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ClaimSlot records that this process polls app at the scheduled slot. It returns false when
+// another replica already claimed it.
+func (s *Store) ClaimSlot(ctx context.Context, appID int64, slot time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO poll_slots (app_id, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING`, appID, slot.UTC())
+	if err != nil {
+		return false, fmt.Errorf("claim poll slot: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
