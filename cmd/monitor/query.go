@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// Steps allowed for bucketed history, as in the HTTP API.
+var steps = map[string]time.Duration{"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
+	"1h": time.Hour, "6h": 6 * time.Hour, "1d": 24 * time.Hour}
+
+func cmdHistory(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("history", e)
+	app := fs.String("app", "", "app name (required)")
+	since := fs.String("since", "", "how far back, like 24h or 7d (default 24h)")
+	from := fs.String("from", "", "start, RFC 3339 (with --to)")
+	to := fs.String("to", "", "end, RFC 3339 (default now)")
+	step := fs.String("step", "", "bucket size: 1m 5m 15m 1h 6h 1d (default: raw snapshots)")
+	format := fs.String("format", "table", "table, csv or json")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *app == "" {
+		return usageErr("history needs --app NAME")
+	}
+	if *format != "table" && *format != "csv" && *format != "json" {
+		return usageErr("--format must be table, csv or json, not %q", *format)
+	}
+	now := time.Now().UTC()
+	end, start := now, now.Add(-24*time.Hour)
+	if *since != "" && *from != "" {
+		return usageErr("use --since or --from/--to, not both")
+	}
+	if *since != "" {
+		d, err := config.ParseDuration(*since)
+		if err != nil {
+			return usageErr("--since: %v", err)
+		}
+		start = now.Add(-d)
+	}
+	if *from != "" {
+		t, err := time.Parse(time.RFC3339, *from)
+		if err != nil {
+			return usageErr("--from must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
+		}
+		start = t
+	}
+	if *to != "" {
+		t, err := time.Parse(time.RFC3339, *to)
+		if err != nil {
+			return usageErr("--to must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
+		}
+		end = t
+	}
+	if !start.Before(end) {
+		return usageErr("the start of the range must be before its end")
+	}
+	var stepDur time.Duration
+	if *step != "" {
+		var ok bool
+		if stepDur, ok = steps[*step]; !ok {
+			return usageErr("--step must be one of 1m 5m 15m 1h 6h 1d, not %q", *step)
+		}
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	amount := "total_balance"
+	if a, ok := cfg.App(*app); ok {
+		amount = a.Amount
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var header []string
+	var rows [][]string
+	if stepDur == 0 {
+		pts, err := st.Snapshots(ctx, *app, start, end, 1_000_000)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app named %q in the database", *app)
+		}
+		if err != nil {
+			return err
+		}
+		header = []string{"t", "balance", "gift_balance", "total_balance"}
+		for _, p := range pts {
+			rows = append(rows, []string{p.T.UTC().Format(time.RFC3339), p.Balance.StringFixed(4), p.GiftBalance.StringFixed(4), p.TotalBalance.StringFixed(4)})
+		}
+	} else {
+		bs, err := st.Buckets(ctx, *app, start, end, stepDur, amount)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app named %q in the database", *app)
+		}
+		if err != nil {
+			return err
+		}
+		header = []string{"t", "first", "last", "min", "max"}
+		for _, b := range bs {
+			rows = append(rows, []string{b.T.UTC().Format(time.RFC3339), b.First.StringFixed(4), b.Last.StringFixed(4), b.Min.StringFixed(4), b.Max.StringFixed(4)})
+		}
+	}
+	return writeRows(e, *format, header, rows, "points")
+}
+
+// writeRows prints rows as a table, CSV, or JSON ({"points": [{header: value}]}), amounts as
+// strings so nothing passes through float.
+func writeRows(e *env, format string, header []string, rows [][]string, key string) error {
+	switch format {
+	case "csv":
+		w := csv.NewWriter(e.stdout)
+		_ = w.Write(header)
+		_ = w.WriteAll(rows)
+		return w.Error()
+	case "json":
+		items := make([]map[string]string, len(rows))
+		for i, r := range rows {
+			items[i] = map[string]string{}
+			for j, h := range header {
+				items[i][h] = r[j]
+			}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{key: items})
+	default:
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, strings.ToUpper(strings.Join(header, "\t"))+"\t")
+		for _, r := range rows {
+			fmt.Fprintln(w, strings.Join(r, "\t")+"\t")
+		}
+		return w.Flush()
+	}
+}
+
+func cmdAlerts(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("alerts", e)
+	app := fs.String("app", "", "only this app")
+	all := fs.Bool("all", false, "show the event log (with delivery results) instead of firing alerts")
+	limit := fs.Int("limit", 50, "with --all: how many events")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *app != "" {
+		if _, err := st.AppID(ctx, *app); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app named %q in the database", *app)
+		}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	if !*all {
+		firing, err := st.FiringAlerts(ctx, *app)
+		if err != nil {
+			return err
+		}
+		if len(firing) == 0 {
+			fmt.Fprintln(w, "no alerts firing")
+			return nil
+		}
+		fmt.Fprintln(w, "APP\tALERT\tRULE\tSEVERITY\tSINCE\tFOR")
+		for _, f := range firing {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.App, f.Alert, f.Rule, f.Severity, f.Since.UTC().Format(time.RFC3339), time.Since(f.Since).Round(time.Second))
+		}
+		return nil
+	}
+	events, err := st.Events(ctx, *app, time.Time{}, *limit)
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		fmt.Fprintln(w, "no events")
+		return nil
+	}
+	fmt.Fprintln(w, "TIME\tAPP\tTYPE\tRULE\tSEVERITY\tDELIVERIES\tMESSAGE")
+	for _, ev := range events {
+		var body struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(ev.Payload, &body)
+		var ds []string
+		for _, d := range ev.Deliveries {
+			s := d.Notifier + ": " + d.Status
+			if d.Status == "dead" && d.LastError != "" {
+				s += " (" + d.LastError + ")"
+			}
+			ds = append(ds, s)
+		}
+		if ev.Silenced {
+			ds = append(ds, "silenced")
+		}
+		if len(ds) == 0 {
+			ds = []string{"-"}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.At.UTC().Format(time.RFC3339), ev.App, ev.Type, ev.Rule, ev.Severity, strings.Join(ds, "; "), body.Message)
+	}
+	return nil
+}
+
+// silencer builds a poller just for silencing: it evaluates under the same row lock as serve.
+func silencer(ctx context.Context, e *env, cfg *config.Config, app string) (*poller.Poller, *store.Store, error) {
+	if _, ok := cfg.App(app); !ok {
+		return nil, nil, usageErr("no app named %q in the config", app)
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	a, _ := cfg.App(app)
+	ids, err := st.EnsureApps(ctx, []string{app})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	p, err := poller.New(poller.Config{Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL), Apps: []config.App{a},
+		Notifiers: cfg.Notifiers, AppIDs: ids, Logger: e.logger})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return p, st, nil
+}
+
+func cmdSilence(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("silence", e)
+	app := fs.String("app", "", "app name (required)")
+	forDur := fs.String("for", "", "how long, like 2h or 1d (required)")
+	reason := fs.String("reason", "", "why (required)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *app == "" || *forDur == "" || strings.TrimSpace(*reason) == "" {
+		return usageErr("silence needs --app NAME --for DURATION --reason TEXT")
+	}
+	d, err := config.ParseDuration(*forDur)
+	if err != nil || d <= 0 {
+		return usageErr("--for must be a positive duration like 2h or 1d")
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	p, st, err := silencer(ctx, e, cfg, *app)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	until := time.Now().Add(d).UTC().Truncate(time.Second)
+	if err := p.Silence(ctx, *app, until, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s silenced until %s: %s\n", *app, until.Format(time.RFC3339), *reason)
+	return nil
+}
+
+func cmdUnsilence(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("unsilence", e)
+	app := fs.String("app", "", "app name (required)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *app == "" {
+		return usageErr("unsilence needs --app NAME")
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	p, st, err := silencer(ctx, e, cfg, *app)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	events, err := p.Unsilence(ctx, *app)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s is no longer silenced", *app)
+	if len(events) > 0 {
+		fmt.Fprintf(e.stdout, "; %d alerts still firing: reminders queued for `monitor serve` to deliver", len(events))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}

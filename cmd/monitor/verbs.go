@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/delivery"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/monitor"
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("serve", e)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations at start")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := checkListen(cfg); err != nil {
+		return err
+	}
+	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate, Handler: handler})
+	err = svc.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// openStore connects once: verbs a person waits on fail fast instead of retrying.
+func openStore(ctx context.Context, e *env, cfg *config.Config) (*store.Store, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
+}
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("migrate", e)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	cur, _, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(e.stdout, "database is up to date (schema version %d)\n", cur)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "applied %s; schema version %d\n", strings.Join(applied, ", "), cur)
+	return nil
+}
+
+func cmdCheckConfig(_ context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("check-config", e)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := checkListen(cfg); err != nil {
+		return err
+	}
+	if _, err := monitor.BuildNotifiers(cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "config %s is valid: %d apps, %d notifiers\n\n", config.Resolve(*cfgPath, e.getenv), len(cfg.Apps), len(cfg.Notifiers))
+	fmt.Fprintln(w, "APP\tSCHEDULE\tAMOUNT\tWARNING\tCRITICAL\tSTALE AFTER\tNOTIFY")
+	for _, a := range cfg.Apps {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Schedule, a.Amount, a.Warning.StringFixed(4),
+			a.Critical.StringFixed(4), a.StaleAfter, strings.Join(a.Notify, ","))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "NOTIFIER\tTYPE\tMIN SEVERITY")
+	for _, n := range cfg.Notifiers {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", n.Name, n.Type, n.MinSeverity)
+	}
+	w.Flush()
+	fmt.Fprintf(e.stdout, "\n# effective configuration (defaults applied, secrets redacted)\n%s", cfg.Redacted())
+	return nil
+}
+
+func cmdPollOnce(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("poll-once", e)
+	var apps multiFlag
+	fs.Var(&apps, "app", "app to poll (repeatable; default all)")
+	deliverTimeout := fs.Duration("deliver-timeout", 30*time.Second, "how long to retry delivering the notifications this poll caused")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	selected := cfg.Apps
+	if len(apps) > 0 {
+		selected = nil
+		for _, name := range apps {
+			a, ok := cfg.App(name)
+			if !ok {
+				return usageErr("poll-once: no app named %q in the config", name)
+			}
+			selected = append(selected, a)
+		}
+	}
+	notifiers, err := monitor.BuildNotifiers(cfg)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	names := make([]string, len(selected))
+	for i, a := range selected {
+		names[i] = a.Name
+	}
+	ids, err := st.EnsureApps(ctx, names)
+	if err != nil {
+		return err
+	}
+	p, err := poller.New(poller.Config{
+		Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(e.logger)),
+		Apps: selected, Notifiers: cfg.Notifiers, AppIDs: ids, Timeout: cfg.EngageLab.Timeout, Logger: e.logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	results := make([]poller.Result, len(selected))
+	sem := make(chan struct{}, cfg.EngageLab.MaxConcurrency)
+	var wg sync.WaitGroup
+	for i, a := range selected {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = p.Poll(ctx, a.Name)
+		})
+	}
+	wg.Wait()
+
+	var eventIDs []string
+	for _, r := range results {
+		for _, ev := range r.Events {
+			eventIDs = append(eventIDs, ev.ID)
+		}
+	}
+	pending, err := deliverFor(ctx, e, st, notifiers, cfg, eventIDs, *deliverTimeout)
+	printPolls(e, results)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d polls failed", failed, len(results)))
+	}
+	if pending > 0 {
+		problems = append(problems, fmt.Sprintf("%d notifications are still undelivered after %s; they stay in the outbox for `monitor serve` to deliver", pending, *deliverTimeout))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// deliverFor delivers due outbox rows until the given events' rows are all finished or the
+// timeout passes; it returns how many of them are still pending.
+func deliverFor(ctx context.Context, e *env, st *store.Store, notifiers map[string]notify.Notifier, cfg *config.Config, eventIDs []string, timeout time.Duration) (int, error) {
+	if len(eventIDs) == 0 {
+		return 0, nil
+	}
+	w := delivery.New(delivery.Config{Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: time.Second, Logger: e.logger})
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if _, err := w.Drain(dctx); err != nil && dctx.Err() == nil {
+			return 0, err
+		}
+		// Count with the outer context: the delivery deadline may have passed.
+		pending, err := st.PendingOf(ctx, eventIDs)
+		if err != nil || pending == 0 {
+			return pending, err
+		}
+		next, err := st.NextDue(ctx)
+		if err != nil {
+			return pending, err
+		}
+		wait := max(time.Until(next), 50*time.Millisecond)
+		select {
+		case <-dctx.Done():
+			return pending, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func printPolls(e *env, results []poller.Result) {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "APP\tRESULT\tCURRENCY\tBALANCE\tGIFT\tTOTAL\tEVENTS")
+	sort.SliceStable(results, func(i, j int) bool { return results[i].App < results[j].App })
+	for _, r := range results {
+		var evs []string
+		for _, ev := range r.Events {
+			s := fmt.Sprintf("%s %s/%s", ev.Type, ev.Rule, ev.Severity)
+			if ev.Silenced {
+				s += " (silenced)"
+			}
+			evs = append(evs, s)
+		}
+		events := strings.Join(evs, "; ")
+		switch {
+		case r.Snapshot != nil:
+			s := r.Snapshot
+			fmt.Fprintf(w, "%s\tok\t%s\t%s\t%s\t%s\t%s\n", r.App, s.Currency, s.Balance.StringFixed(4), s.GiftBalance.StringFixed(4), s.TotalBalance.StringFixed(4), events)
+		case r.Failure != nil:
+			fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t%s\n", r.App, describeFailure(r.Failure), events)
+		default:
+			fmt.Fprintf(w, "%s\terror: %v\t-\t-\t-\t-\t%s\n", r.App, r.Err, events)
+		}
+	}
+	w.Flush()
+}
+
+func describeFailure(f *store.Failure) string {
+	s := f.Kind
+	if f.HTTPStatus != 0 {
+		s += fmt.Sprintf(" (HTTP %d", f.HTTPStatus)
+		if f.Code != 0 {
+			s += fmt.Sprintf(", code %d", f.Code)
+		}
+		s += ")"
+	}
+	return s
+}
+
+func cmdTestNotify(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags("test-notify", e)
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageErr("test-notify needs exactly one notifier name, like `monitor test-notify ops`")
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	notifiers, err := monitor.BuildNotifiers(cfg)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	n, ok := notifiers[rest[0]]
+	if !ok {
+		var names []string
+		for name := range notifiers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		return usageErr("no notifier named %q; configured: %s", rest[0], strings.Join(names, ", "))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.Notify(sctx, notify.TestEvent(rest[0], time.Now())); err != nil {
+		how := "a retryable failure"
+		if notify.IsPermanent(err) {
+			how = "a permanent refusal"
+		}
+		return fmt.Errorf("notifier %s: the test message was not delivered (%s): %v", rest[0], how, err)
+	}
+	fmt.Fprintf(e.stdout, "notifier %s: test message delivered\n", rest[0])
+	return nil
+}
+
+func cmdSimulate(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags("simulate", e)
+	listen := fs.String("listen", "127.0.0.1:8099", "address to serve the fake API on")
+	scenarioPath := fs.String("scenario", "", "scenario file (default: the built-in demo)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	sc := fake.Demo()
+	if *scenarioPath != "" {
+		var err error
+		if sc, err = fake.Load(*scenarioPath); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("simulate: listen on %s: %w", *listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", fake.New(sc, nil))
+	// A webhook sink, so the demo shows the alerts it sends without any outside service.
+	mux.HandleFunc("POST /demo/webhook", func(w http.ResponseWriter, r *http.Request) {
+		var ev notify.Event
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
+			http.Error(w, "not an event", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(e.stdout, "webhook received %s: %s\n", ev.Type, ev.Message)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stdout, "fake EngageLab balance API on http://%s/v1/balance with %d apps:\n", ln.Addr(), len(sc.Apps))
+	for _, a := range sc.Apps {
+		fmt.Fprintf(e.stdout, "  %-12s dev_key %s\n", a.Name, a.DevKey)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		return err
+	}
+}

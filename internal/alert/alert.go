@@ -1,0 +1,432 @@
+// Package alert decides, for one app, which of its three alerts (money,
+// access, data) fire after a poll or a timer tick, and which events that
+// means.
+//
+// It is pure: Evaluate maps (previous state, observation, rules, clock) to
+// (new state, events). It neither stores, sends nor schedules anything: the
+// store persists State and the events (in the transaction that holds the
+// app's row lock), and the notify package turns events into messages.
+package alert
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Severity is how urgent a level is; notifiers filter on it.
+type Severity string
+
+const (
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Kind names one of the three alerts every app has.
+type Kind string
+
+const (
+	Money  Kind = "money"
+	Access Kind = "access"
+	Data   Kind = "data"
+)
+
+// EventType is the message type of a transition, as in the webhook body.
+type EventType string
+
+const (
+	Firing      EventType = "alert.firing"
+	Escalated   EventType = "alert.escalated"
+	Deescalated EventType = "alert.deescalated"
+	Reminder    EventType = "alert.reminder"
+	Resolved    EventType = "alert.resolved"
+)
+
+// Rule names, as stored and shown to users. The two access rules double as
+// the Failure.Kind values that fire them.
+const (
+	RuleLowBalance     = "low_balance"
+	RuleOverdraft      = "overdraft"
+	RuleOverdraftLimit = "overdraft_limit"
+	RuleAuthFailed     = "auth_failed"
+	RuleAppUnavailable = "app_unavailable"
+	RulePollFailing    = "poll_failing"
+	RuleStale          = "stale"
+)
+
+// Values of Rules.Amount.
+const (
+	AmountTotalBalance = "total_balance"
+	AmountBalance      = "balance"
+)
+
+// Level is a rung on an alert's ladder; the zero Level means "not firing".
+type Level struct {
+	Rule     string
+	Severity Severity
+}
+
+// Firing reports whether l is a level rather than "not firing".
+func (l Level) Firing() bool { return l.Rule != "" }
+
+var (
+	lowWarning     = Level{RuleLowBalance, SeverityWarning}
+	lowCritical    = Level{RuleLowBalance, SeverityCritical}
+	overdraft      = Level{RuleOverdraft, SeverityCritical}
+	overdraftLimit = Level{RuleOverdraftLimit, SeverityCritical}
+	authFailed     = Level{RuleAuthFailed, SeverityCritical}
+	appUnavailable = Level{RuleAppUnavailable, SeverityCritical}
+	pollFailing    = Level{RulePollFailing, SeverityWarning}
+	stale          = Level{RuleStale, SeverityWarning}
+)
+
+// rank orders the levels of one alert; 0 is "not firing". The two access
+// levels share a rank: neither is worse than the other, and moving between
+// them is news, so it is reported as an escalation (a de-escalation would
+// read as an improvement).
+func rank(l Level) int {
+	switch l {
+	case lowWarning, pollFailing, authFailed, appUnavailable:
+		return 1
+	case lowCritical, stale:
+		return 2
+	case overdraft:
+		return 3
+	case overdraftLimit:
+		return 4
+	}
+	return 0
+}
+
+// AlertState is one alert of one app.
+type AlertState struct {
+	Level      Level
+	Since      time.Time // when this firing episode began; zero when not firing
+	LevelSince time.Time // when the current level was reached
+	LastSentAt time.Time // time of the last firing/escalated/deescalated/reminder event: the reminder clock
+}
+
+// State is everything Evaluate needs to remember about one app between calls.
+type State struct {
+	Money, Access, Data AlertState
+	ConsecutiveFailures int       // failed polls in a row (any failure kind), reset by a success
+	LastSuccessAt       time.Time // zero if never
+	SilencedUntil       time.Time // zero = not silenced
+}
+
+// Alert returns the state of alert k (zero for an unknown kind).
+func (s State) Alert(k Kind) AlertState {
+	switch k {
+	case Money:
+		return s.Money
+	case Access:
+		return s.Access
+	case Data:
+		return s.Data
+	}
+	return AlertState{}
+}
+
+// Snapshot is the result of a successful poll.
+type Snapshot struct {
+	Currency                           string
+	Balance, GiftBalance, TotalBalance decimal.Decimal
+}
+
+// Failure is a failed poll, already classified by the caller.
+type Failure struct {
+	// Kind is RuleAuthFailed (401), RuleAppUnavailable (403/2002), or
+	// anything else ("server_error", "timeout", "network",
+	// "invalid_response", "unexpected_status"), which is a data failure.
+	Kind       string
+	HTTPStatus int
+	Code       int
+	Message    string
+}
+
+func (f *Failure) accessLevel() Level {
+	switch f.Kind {
+	case RuleAuthFailed:
+		return authFailed
+	case RuleAppUnavailable:
+		return appUnavailable
+	}
+	return Level{}
+}
+
+// Observation is the result of one poll: exactly one of Snapshot and
+// Failure is set (one with neither counts as a tick).
+type Observation struct {
+	At       time.Time
+	Snapshot *Snapshot
+	Failure  *Failure
+}
+
+// Rules are an app's configured alert rules.
+type Rules struct {
+	Amount             string           // AmountTotalBalance (also when empty) or AmountBalance: what low_balance compares
+	Warning, Critical  decimal.Decimal  // Critical < Warning
+	ResolveMargin      decimal.Decimal  // >= 0
+	OverdraftWarnRatio decimal.Decimal  // in (0, 1]
+	OverdraftLimit     *decimal.Decimal // nil: no overdraft_limit rule
+	RepeatEvery        time.Duration    // 0: no reminders
+	StaleAfter         time.Duration    // 0: no stale rule
+}
+
+// threshold is the configured amount behind a low_balance level, nil for
+// any other level (the webhook's "threshold" field exists only for those).
+func (r Rules) threshold(l Level) *decimal.Decimal {
+	var t decimal.Decimal
+	switch l {
+	case lowWarning:
+		t = r.Warning
+	case lowCritical:
+		t = r.Critical
+	default:
+		return nil
+	}
+	return &t
+}
+
+// Event is one transition of one alert.
+type Event struct {
+	Type     EventType
+	Alert    Kind
+	Level    Level // the level after the transition; for Resolved, the level that just ended
+	Previous Level // set on Escalated and Deescalated only
+	Since    time.Time
+	At       time.Time
+	// Threshold is the threshold of Level when Level is a low_balance level
+	// (so a Resolved or Deescalated event names the threshold of the level
+	// it leaves or reaches as Level says); nil otherwise.
+	Threshold *decimal.Decimal
+	// Failure is the failed poll of this call that caused or continues an
+	// access or data alert: an access failure for access events, any
+	// failure for data events. Nil on Resolved, for money, and on a tick
+	// (State does not keep the last failure).
+	Failure *Failure
+	// Silenced events are recorded but must not be sent.
+	Silenced bool
+}
+
+// Silence returns s silenced until until, which the caller checks is in the
+// future (a silence already over would only produce its end reminders).
+func Silence(s State, until time.Time) State {
+	s.SilencedUntil = until
+	return s
+}
+
+// Unsilence ends a silence at now. Evaluate, called with the result at now,
+// sends the reminders that end a silence.
+func Unsilence(s State, now time.Time) State {
+	if now.Before(s.SilencedUntil) {
+		s.SilencedUntil = now
+	}
+	return s
+}
+
+// dataFailuresToFire is how many failed polls in a row fire poll_failing.
+const dataFailuresToFire = 3
+
+// Evaluate applies one observation at now; a nil obs is a timer tick, which
+// only sends reminders, checks staleness and ends silences. startedAt is when
+// this process started: staleness is measured from the later of
+// State.LastSuccessAt and startedAt, so a monitor that was down does not call
+// every app stale the moment it comes back.
+//
+// Events come in the order money, access, data.
+func Evaluate(prev State, obs *Observation, r Rules, now, startedAt time.Time) (State, []Event) {
+	s := prev
+	c := evaluation{rules: r, now: now}
+	if !s.SilencedUntil.IsZero() && !now.Before(s.SilencedUntil) {
+		s.SilencedUntil = time.Time{}
+		c.silenceEnded = true
+	}
+	c.silenced = now.Before(s.SilencedUntil)
+
+	var snap *Snapshot
+	var fail *Failure
+	if obs != nil {
+		snap, fail = obs.Snapshot, obs.Failure
+	}
+	switch {
+	case snap != nil:
+		fail = nil
+		s.ConsecutiveFailures = 0
+		s.LastSuccessAt = obs.At
+	case fail != nil:
+		s.ConsecutiveFailures++
+	}
+
+	// A failed poll is no data: the money alert moves only on a snapshot.
+	money := s.Money.Level
+	if snap != nil {
+		money = moneyLevel(s.Money.Level, *snap, r)
+	}
+	s.Money = c.settle(Money, s.Money, money, nil, true)
+
+	access := s.Access.Level
+	var accessFailure *Failure
+	switch {
+	case snap != nil:
+		access = Level{}
+	case fail != nil && fail.accessLevel().Firing():
+		access = fail.accessLevel()
+		accessFailure = fail
+	}
+	s.Access = c.settle(Access, s.Access, access, accessFailure, true)
+
+	// While access fires, the data alert is frozen where it was: a revoked
+	// key is one auth_failed message, not a poll_failing and a stale after
+	// it. Only a success, which also resolves access, thaws it.
+	if s.Access.Level.Firing() {
+		s.Data = c.settle(Data, s.Data, s.Data.Level, nil, false)
+	} else {
+		data := Level{}
+		if snap == nil {
+			// Only a success lowers the data alert: a restart that moves
+			// startedAt forward proves nothing about the data.
+			data = s.Data.Level
+			if raw := dataLevel(s, r, now, startedAt); rank(raw) > rank(data) {
+				data = raw
+			}
+		}
+		s.Data = c.settle(Data, s.Data, data, fail, true)
+	}
+	return s, c.events
+}
+
+// moneyLevel is the money level a snapshot leads to from current. Raising
+// happens at the raw thresholds; lowering needs the amount at the left
+// level's threshold + ResolveMargin, so a balance hovering at a threshold
+// sends nothing new.
+func moneyLevel(current Level, s Snapshot, r Rules) Level {
+	rungs := moneyRungs(s, r)
+	raw := highestRung(rungs, decimal.Zero, true)
+	if rank(raw) >= rank(current) {
+		return raw
+	}
+	// held >= raw: raising the thresholds keeps every rung raw found, except
+	// overdraft_limit exactly at its threshold, which is the top and returned above.
+	held := highestRung(rungs, r.ResolveMargin, false)
+	if rank(held) > rank(current) {
+		return current
+	}
+	return held
+}
+
+// rung is one money level and the comparison that fires it.
+type rung struct {
+	level     Level
+	value     decimal.Decimal
+	threshold decimal.Decimal
+	inclusive bool // fires at value == threshold too ("arrears >= ratio x limit")
+}
+
+// moneyRungs lists the money levels lowest first.
+func moneyRungs(s Snapshot, r Rules) []rung {
+	amount := s.TotalBalance
+	if r.Amount == AmountBalance {
+		amount = s.Balance
+	}
+	rungs := []rung{
+		{level: lowWarning, value: amount, threshold: r.Warning},
+		{level: lowCritical, value: amount, threshold: r.Critical},
+		{level: overdraft, value: s.TotalBalance, threshold: decimal.Zero},
+	}
+	if r.OverdraftLimit != nil {
+		rungs = append(rungs, rung{
+			level:     overdraftLimit,
+			value:     s.TotalBalance,
+			threshold: r.OverdraftWarnRatio.Mul(*r.OverdraftLimit).Neg(),
+			inclusive: true,
+		})
+	}
+	return rungs
+}
+
+// highestRung returns the highest level whose threshold, raised by margin,
+// the value is below. raw says whether to honour inclusive rungs: leaving a
+// level always needs the value at or above threshold + margin.
+func highestRung(rungs []rung, margin decimal.Decimal, raw bool) Level {
+	var l Level
+	for _, g := range rungs {
+		t := g.threshold.Add(margin)
+		if g.value.LessThan(t) || (raw && g.inclusive && g.value.Equal(t)) {
+			if rank(g.level) > rank(l) {
+				l = g.level
+			}
+		}
+	}
+	return l
+}
+
+// dataLevel is the data level the failure count and the clock call for.
+func dataLevel(s State, r Rules, now, startedAt time.Time) Level {
+	from := s.LastSuccessAt
+	if startedAt.After(from) {
+		from = startedAt
+	}
+	switch {
+	case r.StaleAfter > 0 && now.Sub(from) >= r.StaleAfter:
+		return stale
+	case s.ConsecutiveFailures >= dataFailuresToFire:
+		return pollFailing
+	}
+	return Level{}
+}
+
+// evaluation collects the events of one Evaluate call.
+type evaluation struct {
+	rules        Rules
+	now          time.Time
+	silenced     bool // the app is silenced at now: record events, mark them
+	silenceEnded bool // a silence ended at or before now and is cleared in this call
+	events       []Event
+}
+
+// settle moves alert k from a to next and records the event that means: a
+// transition, or else a reminder when one is due and mayRemind. When a
+// silence has just ended, every alert still firing gets exactly one event,
+// the transition if there is one, else a reminder.
+func (c *evaluation) settle(k Kind, a AlertState, next Level, failure *Failure, mayRemind bool) AlertState {
+	ev := Event{Alert: k, Level: next, Since: a.Since, At: c.now, Silenced: c.silenced}
+	switch {
+	case next == a.Level:
+		if !a.Level.Firing() || !mayRemind || !c.reminderDue(a) {
+			return a
+		}
+		ev.Type = Reminder
+		a.LastSentAt = c.now
+	case !a.Level.Firing():
+		ev.Type = Firing
+		ev.Since = c.now
+		a = AlertState{Level: next, Since: c.now, LevelSince: c.now, LastSentAt: c.now}
+	case !next.Firing():
+		ev.Type = Resolved
+		ev.Level = a.Level
+		failure = nil
+		a = AlertState{}
+	default:
+		ev.Type = Escalated
+		if rank(next) < rank(a.Level) {
+			ev.Type = Deescalated
+		}
+		ev.Previous = a.Level
+		a.Level, a.LevelSince, a.LastSentAt = next, c.now, c.now
+	}
+	ev.Threshold = c.rules.threshold(ev.Level)
+	if failure != nil {
+		f := *failure
+		ev.Failure = &f
+	}
+	c.events = append(c.events, ev)
+	return a
+}
+
+func (c *evaluation) reminderDue(a AlertState) bool {
+	if c.silenceEnded {
+		return true
+	}
+	return !c.silenced && c.rules.RepeatEvery > 0 && c.now.Sub(a.LastSentAt) >= c.rules.RepeatEvery
+}

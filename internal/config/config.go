@@ -1,0 +1,177 @@
+// Package config loads the monitor's YAML file into a validated Config: it
+// expands ${VAR} references, reads *_file secrets, merges every app with the
+// defaults section and reports every problem at once with its key path and
+// line. It knows nothing about what the settings do; other packages decide that.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/shopspring/decimal"
+)
+
+// CronParser is the cron parser used by the scheduler too (seconds optional, descriptors allowed).
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Config is the whole validated configuration.
+type Config struct {
+	Database  Database
+	EngageLab EngageLab
+	HTTP      HTTP
+	Delivery  Delivery
+	Retention Retention
+	Notifiers []Notifier
+	Apps      []App // each already merged with defaults
+}
+
+// Database says where the monitor keeps its state.
+type Database struct{ URL Secret }
+
+// EngageLab configures the upstream balance API client.
+type EngageLab struct {
+	BaseURL        string
+	Timeout        time.Duration // per poll, retries included
+	MaxConcurrency int
+}
+
+// HTTP configures the API, dashboard and metrics server.
+type HTTP struct {
+	Listen    string
+	PublicURL string // optional; links in messages
+	Tokens    []Token
+}
+
+// Token is a bearer token accepted by the HTTP server.
+type Token struct {
+	Name  string
+	Token Secret
+	Scope string // "read" or "write"
+}
+
+// Delivery configures the notification outbox.
+type Delivery struct{ MaxAge time.Duration }
+
+// Retention says how long history is kept.
+type Retention struct{ Snapshots, Events time.Duration }
+
+// Notifier is one Slack destination or webhook endpoint.
+type Notifier struct {
+	Name, Type string // type "slack" or "webhook"
+
+	WebhookURL Secret // slack incoming webhook mode
+	Token      Secret // slack bot mode, with Channel
+	Channel    string
+	APIURL     string // optional override of Slack's API base
+
+	URL    string // webhook
+	Secret Secret // webhook, optional: "whsec_" + base64
+
+	MinSeverity string // "warning" or "critical"
+}
+
+// App is one monitored EngageLab application, merged with the defaults.
+type App struct {
+	Name, DevKey string
+	DevSecret    Secret
+	Schedule     string        // as written
+	Cron         cron.Schedule // Schedule parsed with CronParser, in UTC unless it names a CRON_TZ
+	Interval     time.Duration // the longest gap between two runs of Schedule
+
+	Amount             string // "total_balance" or "balance"
+	Warning, Critical  decimal.Decimal
+	ResolveMargin      decimal.Decimal
+	OverdraftWarnRatio decimal.Decimal
+	OverdraftLimit     *decimal.Decimal // nil: no overdraft_limit rule
+
+	RepeatEvery time.Duration // 0: never remind
+	StaleAfter  time.Duration
+	Notify      []string
+}
+
+// App returns the app with the given name.
+func (c *Config) App(name string) (App, bool) {
+	for _, a := range c.Apps {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return App{}, false
+}
+
+// Notifier returns the notifier with the given name.
+func (c *Config) Notifier(name string) (Notifier, bool) {
+	for _, n := range c.Notifiers {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Notifier{}, false
+}
+
+// ValidationError lists every problem found in a config file. Each problem
+// names its key path and, when known, its line; none contains a secret.
+type ValidationError struct {
+	Path     string
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("config")
+	if e.Path != "" {
+		b.WriteString(" " + e.Path)
+	}
+	noun := "problems"
+	if len(e.Problems) == 1 {
+		noun = "problem"
+	}
+	fmt.Fprintf(&b, ": %d %s:", len(e.Problems), noun)
+	for _, p := range e.Problems {
+		b.WriteString("\n  - " + p)
+	}
+	return b.String()
+}
+
+// Resolve picks the config path: the flag value, else $MONITOR_CONFIG, else ./monitor.yaml.
+func Resolve(flagValue string, getenv func(string) (string, bool)) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if v, ok := getenv("MONITOR_CONFIG"); ok && v != "" {
+		return v
+	}
+	return "monitor.yaml"
+}
+
+// Load reads and validates the config file at path. ${VAR} references are
+// looked up with getenv (os.LookupEnv when nil). Any problem, including an
+// unreadable file, comes back as a *ValidationError.
+func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ValidationError{Path: path, Problems: []string{err.Error()}}
+	}
+	cfg, err := Parse(data, getenv, filepath.Dir(path))
+	if ve, ok := err.(*ValidationError); ok {
+		ve.Path = path
+	}
+	return cfg, err
+}
+
+// Parse validates a config document. baseDir resolves relative *_file paths.
+func Parse(data []byte, getenv func(string) (string, bool), baseDir string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	d := &decoder{getenv: getenv, baseDir: baseDir, schedules: map[string]scheduleResult{}}
+	cfg := d.document(data)
+	if len(d.problems) > 0 {
+		return nil, &ValidationError{Problems: d.sortedProblems()}
+	}
+	return cfg, nil
+}

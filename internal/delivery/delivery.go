@@ -1,0 +1,183 @@
+// Package delivery sends the outbox: it claims due rows from the store, hands each to its
+// notifier, and records the outcome with exponential backoff and jitter, honouring
+// Retry-After. Permanent refusals and rows older than max_age become dead at once without
+// holding up the rows behind them. Notifiers themselves make one attempt and never retry.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// Observer is told about every outcome, for metrics.
+type Observer interface {
+	ObserveDelivery(notifier, result string)
+}
+
+// Config configures a Worker.
+type Config struct {
+	Store     *store.Store
+	Notifiers map[string]notify.Notifier
+	MaxAge    time.Duration // default 24h
+	// BaseBackoff is the first retry delay; it doubles per attempt up to MaxBackoff.
+	BaseBackoff time.Duration // default 5s
+	MaxBackoff  time.Duration // default 1h
+	PollEvery   time.Duration // how often an idle worker looks for due rows; default 2s
+	SendTimeout time.Duration // per attempt; default 30s
+	Clock       func() time.Time
+	Logger      *slog.Logger
+	Observer    Observer
+}
+
+// Worker delivers outbox rows. Several workers (in one or several processes) may run on one
+// database: the store's row locks keep them from sending a row twice.
+type Worker struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New fills defaults.
+func New(c Config) *Worker {
+	c.MaxAge = cmpOr(c.MaxAge, 24*time.Hour)
+	c.BaseBackoff = cmpOr(c.BaseBackoff, 5*time.Second)
+	c.MaxBackoff = cmpOr(c.MaxBackoff, time.Hour)
+	c.PollEvery = cmpOr(c.PollEvery, 2*time.Second)
+	c.SendTimeout = cmpOr(c.SendTimeout, 30*time.Second)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: c, wake: make(chan struct{}, 1)}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Wake makes a waiting Run look for due rows now.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends. An attempt in progress when ctx ends is abandoned and rolled
+// back: its row stays pending and is sent later (at least once, never lost).
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
+			w.cfg.Logger.Error("delivery failed", "error", err)
+		}
+		wait := w.cfg.PollEvery
+		if next, err := w.cfg.Store.NextDue(ctx); err == nil && !next.IsZero() {
+			wait = min(wait, max(next.Sub(w.cfg.Clock()), 10*time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Drain sends every row due now and returns how many rows it handled.
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	n := 0
+	for ctx.Err() == nil {
+		found, err := w.cfg.Store.DeliverOne(ctx, w.cfg.Clock(), w.send)
+		if err != nil {
+			return n, err
+		}
+		if !found {
+			return n, nil
+		}
+		n++
+	}
+	return n, ctx.Err()
+}
+
+func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
+	now := w.cfg.Clock()
+	log := w.cfg.Logger.With("app", d.App, "notifier", d.Notifier, "event", d.EventID, "type", d.Type, "attempt", d.Attempts+1)
+	out := w.attempt(ctx, d, now)
+	switch out.Status {
+	case store.Delivered:
+		log.Info("notification delivered")
+	case store.Retry:
+		log.Warn("notification not delivered; will retry", "next_attempt", out.NextAttempt, "error", out.Error)
+	case store.Dead:
+		log.Error("notification is dead: it will not be sent", "error", out.Error)
+	case store.Dropped:
+		log.Info("reminder dropped: a newer event of the same alert follows it")
+	}
+	if w.cfg.Observer != nil {
+		w.cfg.Observer.ObserveDelivery(d.Notifier, string(out.Status))
+	}
+	return out
+}
+
+func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) store.Outcome {
+	n, ok := w.cfg.Notifiers[d.Notifier]
+	if !ok {
+		return store.Outcome{Status: store.Dead, Error: fmt.Sprintf("notifier %q is no longer configured", d.Notifier)}
+	}
+	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
+		return store.Outcome{Status: store.Dead, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
+	}
+	if d.Type == notify.TypeReminder && d.Superseded {
+		return store.Outcome{Status: store.Dropped}
+	}
+	var e notify.Event
+	if err := json.Unmarshal(d.Payload, &e); err != nil {
+		return store.Outcome{Status: store.Dead, Error: "stored event is not valid JSON: " + err.Error()}
+	}
+	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	err := n.Notify(sctx, e)
+	cancel()
+	if err == nil {
+		return store.Outcome{Status: store.Delivered}
+	}
+	if notify.IsPermanent(err) {
+		return store.Outcome{Status: store.Dead, Error: err.Error()}
+	}
+	delay := w.backoff(d.Attempts)
+	if ra, ok := notify.RetryAfter(err); ok && ra > 0 {
+		delay = ra
+	}
+	next := now.Add(delay)
+	if next.Sub(d.CreatedAt) > w.cfg.MaxAge {
+		// No point waiting past the deadline: the next claim will mark it dead.
+		next = d.CreatedAt.Add(w.cfg.MaxAge).Add(time.Second)
+	}
+	return store.Outcome{Status: store.Retry, NextAttempt: next, Error: err.Error()}
+}
+
+// backoff is BaseBackoff·2^attempts, capped, with ±20% jitter so that many rows failing at once
+// do not come back at once.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.cfg.BaseBackoff
+	for i := 0; i < attempts && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.MaxBackoff)
+	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) * 2
+	return d - d/5 + jitter
+}

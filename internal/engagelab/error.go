@@ -1,0 +1,103 @@
+package engagelab
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind classifies a failed balance request by what a monitor should do about it.
+type Kind string
+
+const (
+	// KindAuthFailed is HTTP 401 (code 2001: wrong token; code 2002: token expired or disabled).
+	KindAuthFailed Kind = "auth_failed"
+	// KindAppUnavailable is HTTP 403 with code 2002: the application is deleted or disabled.
+	KindAppUnavailable Kind = "app_unavailable"
+	// KindServerError is code 1000 or any 5xx.
+	KindServerError Kind = "server_error"
+	// KindHTTPStatus is any other status that is not 200 (404, 429, 400, 3xx...).
+	KindHTTPStatus Kind = "unexpected_status"
+	// KindInvalidResponse is a 200 whose body is not the documented balance JSON.
+	KindInvalidResponse Kind = "invalid_response"
+	// KindTimeout is a request that ran out of time (or was cancelled) before an answer.
+	KindTimeout Kind = "timeout"
+	// KindNetwork is a connection that failed: refused, reset, DNS.
+	KindNetwork Kind = "network"
+)
+
+// Error is every failure Client.Balance returns. It never holds the dev_secret
+// or the Authorization header: upstream text is scrubbed of both before it is kept.
+type Error struct {
+	Kind       Kind
+	HTTPStatus int    // 0 when no response arrived
+	Code       int    // EngageLab code when the body had one, else 0
+	Message    string // upstream message (one line, truncated) or our description
+	Err        error  // underlying cause, may be nil
+}
+
+func (e *Error) Error() string {
+	if e.Code != 0 {
+		detail := fmt.Sprintf("HTTP %d, code %d", e.HTTPStatus, e.Code)
+		if e.Message != "" {
+			detail += ": " + e.Message
+		}
+		return fmt.Sprintf("engagelab: %s (%s)", e.Kind.title(), detail)
+	}
+	s := "engagelab: " + e.Message
+	// For connection failures the cause is the story (which dial, which deadline);
+	// for answers, Message already says what was wrong with them.
+	if e.Err != nil && (e.Kind == KindTimeout || e.Kind == KindNetwork) {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Transient reports whether trying again soon may succeed.
+//
+// An invalid 200 answer is not transient: it comes from a wrong base URL (a
+// captive portal, a proxy page) or a changed upstream contract, and asking again
+// within the same poll would only double the load; the next poll tries anyway.
+func (e *Error) Transient() bool {
+	switch e.Kind {
+	case KindServerError, KindTimeout, KindNetwork:
+		return true
+	case KindHTTPStatus:
+		return e.HTTPStatus == 429 || e.HTTPStatus == 408
+	}
+	return false
+}
+
+// title names the kinds whose errors carry an EngageLab code.
+func (k Kind) title() string {
+	switch k {
+	case KindAuthFailed:
+		return "authentication failed"
+	case KindAppUnavailable:
+		return "application unavailable"
+	case KindServerError:
+		return "server error"
+	case KindHTTPStatus:
+		return "unexpected status"
+	}
+	return string(k)
+}
+
+// oneLine turns upstream text into a single printable line of at most max runes
+// (plus "..." when cut), so an HTML page or a multi-line message cannot break logs.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "..."
+}

@@ -1,0 +1,264 @@
+// Package monitor assembles the service from its parts (store, poller, scheduler, delivery
+// worker, HTTP server) and runs it until its context ends. It is what `monitor serve` runs and
+// what end-to-end tests start in-process on port 0.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/delivery"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// Options configure a Service. Only Config is required; the rest exist for tests.
+type Options struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	NoMigrate bool
+	// Listen overrides http.listen (tests use "127.0.0.1:0").
+	Listen string
+	// Tuning for tests; zero means the production default.
+	TickEvery    time.Duration
+	MaxJitter    time.Duration
+	BaseBackoff  time.Duration
+	PollOutbox   time.Duration
+	ConnectRetry time.Duration // wait between attempts to reach the database at start; default 5s
+	// Polled is called after every scheduled poll.
+	Polled func(poller.Result)
+	// Handler builds the HTTP handler; nil serves only /healthz and /readyz.
+	Handler func(Parts) http.Handler
+}
+
+// Parts are what a handler may use.
+type Parts struct {
+	Store  *store.Store
+	Poller *poller.Poller
+	Config *config.Config
+	Logger *slog.Logger
+}
+
+// Service is one running monitor process.
+type Service struct {
+	opts  Options
+	ready chan struct{}
+	mu    sync.Mutex
+	addr  string
+}
+
+// New returns a Service; Run starts it.
+func New(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{opts: o, ready: make(chan struct{})}
+}
+
+// Ready is closed once the service polls, delivers and serves HTTP.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the HTTP listen address, once Ready.
+func (s *Service) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Run starts everything and blocks until ctx ends, then shuts down in reverse order: stop
+// scheduling (in-flight polls finish and are stored), stop delivery (an attempt cut short stays
+// in the outbox), stop HTTP, close the database.
+func (s *Service) Run(ctx context.Context) error {
+	cfg, log := s.opts.Config, s.opts.Logger
+	st, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if !s.opts.NoMigrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+	} else if err := st.CheckSchema(ctx); err != nil {
+		return err
+	}
+
+	notifiers, err := BuildNotifiers(cfg)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cfg.Apps))
+	for i, a := range cfg.Apps {
+		names[i] = a.Name
+	}
+	ids, err := st.EnsureApps(ctx, names)
+	if err != nil {
+		return err
+	}
+
+	worker := delivery.New(delivery.Config{
+		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge,
+		BaseBackoff: s.opts.BaseBackoff, PollEvery: s.opts.PollOutbox, Logger: log,
+	})
+	p, err := poller.New(poller.Config{
+		Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log)),
+		Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids, Timeout: cfg.EngageLab.Timeout,
+		Logger: log, Queued: worker.Wake,
+	})
+	if err != nil {
+		return err
+	}
+	sched := poller.NewScheduler(poller.SchedulerConfig{
+		Poller: p, Apps: cfg.Apps, MaxConcurrency: cfg.EngageLab.MaxConcurrency,
+		TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter, Logger: log, Polled: s.opts.Polled,
+	})
+
+	listen := cfg.HTTP.Listen
+	if s.opts.Listen != "" {
+		listen = s.opts.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	var handler http.Handler
+	if s.opts.Handler != nil {
+		handler = s.opts.Handler(Parts{Store: st, Poller: p, Config: cfg, Logger: log})
+	} else {
+		handler = minimalHandler(st)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	httpErr := make(chan error, 1)
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+	})
+	schedCtx, stopSched := context.WithCancel(ctx)
+	defer stopSched()
+	wg.Go(func() { _ = sched.Run(schedCtx) })
+	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDelivery()
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); _ = worker.Run(deliverCtx) }()
+
+	log.Info("monitor running", "http", s.addr, "apps", len(cfg.Apps), "notifiers", len(cfg.Notifiers))
+	close(s.ready)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-httpErr:
+		runErr = fmt.Errorf("http server: %w", runErr)
+	}
+	log.Info("shutting down")
+	stopSched()
+	// Give the worker a moment to send what the last polls queued, then stop it.
+	time.Sleep(0)
+	stopDelivery()
+	<-workerDone
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	runErr = errors.Join(runErr, srv.Shutdown(shutCtx))
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// connect opens the database, waiting and retrying (and saying so) while it is unreachable:
+// a service started before its database must not crash-loop.
+func (s *Service) connect(ctx context.Context) (*store.Store, error) {
+	wait := s.opts.ConnectRetry
+	if wait == 0 {
+		wait = 5 * time.Second
+	}
+	for {
+		st, err := store.Open(ctx, s.opts.Config.Database.URL.Reveal(), s.opts.Logger)
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if s.opts.Config.Database.URL.Reveal() == "" || isConfigError(err) {
+			return nil, err
+		}
+		s.opts.Logger.Warn("database not reachable; retrying", "retry_in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func isConfigError(err error) bool {
+	return err != nil && err.Error() == "database.url is not a valid PostgreSQL connection string"
+}
+
+func minimalHandler(st *store.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := st.CheckSchema(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// BuildNotifiers builds every configured notifier, joining errors.
+func BuildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
+	amount := map[string]string{}
+	for _, a := range cfg.Apps {
+		amount[a.Name] = a.Amount
+	}
+	out := map[string]notify.Notifier{}
+	var errs []error
+	for _, n := range cfg.Notifiers {
+		var (
+			nt  notify.Notifier
+			err error
+		)
+		switch n.Type {
+		case "slack":
+			nt, err = notify.NewSlack(notify.SlackConfig{
+				Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), Token: n.Token.Reveal(), Channel: n.Channel,
+				APIURL: n.APIURL, PublicURL: cfg.HTTP.PublicURL, AmountKind: func(app string) string { return amount[app] },
+			})
+		case "webhook":
+			nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Secret: n.Secret.Reveal()})
+		default:
+			err = fmt.Errorf("unknown type %q", n.Type)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notifier %s: %w", n.Name, err))
+			continue
+		}
+		out[n.Name] = nt
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,169 @@
+// Package notify delivers alert events to people and systems: Slack (incoming webhook or bot
+// token) and generic HTTP webhooks signed per Standard Webhooks.
+//
+// A notifier makes exactly one delivery attempt per call. It does not retry, queue or
+// deduplicate: the outbox worker owns that, steered by the classification in *Error
+// (IsPermanent, RetryAfter). Nothing here decides when an alert fires; events arrive rendered.
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Event is the webhook body, field for field; the outbox stores it as JSON and Slack renders it.
+type Event struct {
+	ID               string      `json:"id"`   // "evt_" + ULID; also the webhook-id header
+	Type             string      `json:"type"` // alert.firing|alert.escalated|alert.deescalated|alert.reminder|alert.resolved|test
+	App              string      `json:"app"`
+	Alert            string      `json:"alert"` // money|access|data
+	Rule             string      `json:"rule"`
+	Severity         string      `json:"severity"` // warning|critical
+	PreviousRule     string      `json:"previous_rule,omitempty"`
+	PreviousSeverity string      `json:"previous_severity,omitempty"`
+	Currency         string      `json:"currency,omitempty"`
+	Balance          string      `json:"balance,omitempty"` // 4 places; absent if never polled OK
+	GiftBalance      string      `json:"gift_balance,omitempty"`
+	TotalBalance     string      `json:"total_balance,omitempty"`
+	Threshold        string      `json:"threshold,omitempty"`
+	ObservedAt       time.Time   `json:"observed_at"`
+	Since            time.Time   `json:"since"` // when the condition began; for stale, the last successful poll
+	Message          string      `json:"message"`
+	Error            *EventError `json:"error,omitempty"`
+}
+
+// EventError is the upstream failure behind an access or data alert.
+type EventError struct {
+	HTTPStatus int    `json:"http_status"`
+	Code       int    `json:"code,omitempty"`
+	Message    string `json:"message"`
+}
+
+// Event types.
+const (
+	TypeFiring      = "alert.firing"
+	TypeEscalated   = "alert.escalated"
+	TypeDeescalated = "alert.deescalated"
+	TypeReminder    = "alert.reminder"
+	TypeResolved    = "alert.resolved"
+	TypeTest        = "test"
+)
+
+// MarshalJSON writes times in UTC whatever location they carry (a timestamptz read back from
+// Postgres comes in the local zone), as the webhook contract promises.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // drops the method, so no recursion
+	p := plain(e)
+	p.ObservedAt = p.ObservedAt.UTC()
+	p.Since = p.Since.UTC()
+	return json.Marshal(p)
+}
+
+// TestEvent is the clearly marked message that `monitor test-notify NAME` sends.
+func TestEvent(notifier string, now time.Time) Event {
+	now = now.UTC()
+	return Event{
+		ID:         "evt_" + ulid.MustNew(ulid.Timestamp(now), rand.Reader).String(),
+		Type:       TypeTest,
+		ObservedAt: now,
+		Since:      now,
+		Message:    "Test message from engagelab-monitor: if you can read this, notifier " + notifier + " works.",
+	}
+}
+
+// Notifier delivers one event; one attempt, no retries.
+type Notifier interface {
+	Notify(ctx context.Context, e Event) error
+}
+
+// Error classifies a failed delivery for the outbox worker. Its text never contains a webhook
+// URL's path or query, a token or a secret.
+type Error struct {
+	Permanent  bool          // retrying cannot help: the row should go dead at once
+	RetryAfter time.Duration // what the receiver asked for, 0 if it did not say
+	Status     int           // HTTP status when there was one
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("delivery failed with HTTP %d", e.Status)
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is a delivery failure that retrying cannot fix.
+// Errors that are not *Error (a bug, a cancelled context) count as retryable.
+func IsPermanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Permanent
+}
+
+// RetryAfter returns the wait the receiver asked for, if it asked.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}
+
+// retryableStatus is the HTTP statuses worth another attempt; other 4xx mean the request
+// itself is refused and will be refused again.
+func retryableStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date; 0 if absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(secs, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// redactURL keeps scheme and host: Slack and webhook URLs carry their credential in the path
+// or query.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[redacted URL]"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// redactErr strips the URL from a transport error (net/http puts the full request URL into
+// *url.Error, and slack-go passes it on). Other errors are returned unchanged.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+// checkHTTPURL rejects anything but an absolute http(s) URL, without echoing it (it may be secret).
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	return nil
+}

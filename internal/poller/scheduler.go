@@ -1,0 +1,166 @@
+package poller
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+)
+
+// SchedulerConfig configures a Scheduler.
+type SchedulerConfig struct {
+	Poller         *Poller
+	Apps           []config.App
+	MaxConcurrency int           // polls in flight at once; default 16
+	TickEvery      time.Duration // timer evaluation (reminders, staleness, silences); default 15s
+	MaxJitter      time.Duration // upper bound of the random delay before a scheduled poll; default 2s
+	// ClaimSlots makes replicas poll each scheduled slot once (via the store). Default on.
+	NoSlotClaims bool
+	Logger       *slog.Logger
+	// Polled, when set, is called after every poll the scheduler made (tests wait on it).
+	Polled func(Result)
+}
+
+// Scheduler polls every app once at start-up and then on its cron schedule, in UTC.
+type Scheduler struct {
+	cfg SchedulerConfig
+	sem chan struct{}
+}
+
+// NewScheduler fills defaults.
+func NewScheduler(c SchedulerConfig) *Scheduler {
+	c.MaxConcurrency = cmpOr(c.MaxConcurrency, 16)
+	c.TickEvery = cmpOr(c.TickEvery, 15*time.Second)
+	c.MaxJitter = cmpOr(c.MaxJitter, 2*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{cfg: c, sem: make(chan struct{}, c.MaxConcurrency)}
+}
+
+// Aligned makes robfig's "@every d" fire at UTC multiples of d instead of at start + n·d, so
+// every replica computes the same slots (and claims each once), whenever it started.
+func Aligned(s cron.Schedule) cron.Schedule {
+	if c, ok := s.(cron.ConstantDelaySchedule); ok {
+		return alignedEvery{c.Delay}
+	}
+	return s
+}
+
+type alignedEvery struct{ d time.Duration }
+
+func (a alignedEvery) Next(t time.Time) time.Time { return t.UTC().Truncate(a.d).Add(a.d) }
+
+// previous returns the latest slot of s at or before t.
+func previous(s cron.Schedule, t time.Time, interval time.Duration) time.Time {
+	if a, ok := s.(alignedEvery); ok {
+		return t.UTC().Truncate(a.d)
+	}
+	prev := time.Time{}
+	for n := s.Next(t.Add(-interval - time.Second)); !n.After(t); n = s.Next(n) {
+		prev = n
+	}
+	return prev
+}
+
+// Run polls every app now, then on schedule, and ticks alerts on a timer, until ctx ends.
+// Polls in flight when ctx ends are finished (their results stored) before Run returns.
+func (s *Scheduler) Run(ctx context.Context) error {
+	log := s.cfg.Logger
+	// Jobs get a context that outlives ctx: a poll that has started is finished and stored.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var wg sync.WaitGroup
+
+	c := cron.New(
+		cron.WithLocation(time.UTC),
+		cron.WithLogger(cronLogger{log}),
+		// Skip must be outside Recover: the other order loses Skip's token on a panic and the
+		// job never runs again (see shared/libraries.md).
+		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log}), cron.Recover(cronLogger{log})),
+	)
+	for _, app := range s.cfg.Apps {
+		sched := Aligned(app.Cron)
+		c.Schedule(sched, cron.FuncJob(func() {
+			slot := time.Now().UTC().Truncate(time.Second)
+			s.poll(jobCtx, ctx, app.Name, slot, true)
+		}))
+	}
+
+	// Start-up: every app at once (bounded by the semaphore), not staggered over minutes.
+	for _, app := range s.cfg.Apps {
+		wg.Go(func() {
+			slot := previous(Aligned(app.Cron), time.Now(), app.Interval)
+			s.poll(jobCtx, ctx, app.Name, slot, false)
+		})
+	}
+	c.Start()
+
+	ticker := time.NewTicker(s.cfg.TickEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			stopped := c.Stop()
+			wg.Wait()
+			select {
+			case <-stopped.Done():
+			case <-time.After(s.cfg.Poller.cfg.Timeout + 35*time.Second):
+				log.Warn("scheduler: polls still running at shutdown; abandoning them")
+			}
+			return nil
+		case <-ticker.C:
+			if err := s.cfg.Poller.TickAll(jobCtx); err != nil {
+				log.Error("timer evaluation failed", "error", err)
+			}
+		}
+	}
+}
+
+// poll runs one poll of app for slot. stop is the scheduler's context: once it is done no new
+// poll starts. Scheduled polls wait a random jitter first so apps sharing a spec spread out.
+func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Time, jitter bool) {
+	if jitter && s.cfg.MaxJitter > 0 {
+		select {
+		case <-time.After(rand.N(s.cfg.MaxJitter)):
+		case <-stop.Done():
+			return
+		}
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-stop.Done():
+		return
+	}
+	defer func() { <-s.sem }()
+	if stop.Err() != nil {
+		return
+	}
+	p := s.cfg.Poller
+	if !s.cfg.NoSlotClaims && !slot.IsZero() {
+		ok, err := p.cfg.Store.ClaimSlot(jobCtx, p.cfg.AppIDs[app], slot)
+		if err != nil {
+			s.cfg.Logger.Error("claim poll slot failed; polling anyway", "app", app, "error", err)
+		} else if !ok {
+			s.cfg.Logger.Debug("slot already polled by another replica", "app", app, "slot", slot)
+			return
+		}
+	}
+	res := p.Poll(jobCtx, app)
+	if s.cfg.Polled != nil {
+		s.cfg.Polled(res)
+	}
+}
+
+// cronLogger adapts slog to cron.Logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "error", err)...)
+}
