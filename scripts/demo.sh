@@ -12,7 +12,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-"$bin" simulate --listen 127.0.0.1:8099 | sed 's/^/[simulate] /' &
+"$bin" simulate --listen 127.0.0.1:8099 | sed -u 's/^/[simulate] /' &
 pids+=($!)
 for _ in $(seq 1 50); do
   (exec 3<>/dev/tcp/127.0.0.1/8099) 2>/dev/null && break

@@ -18,6 +18,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/retention"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -160,6 +161,11 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { _ = sched.Run(schedCtx) })
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDelivery()
+	pruner, err := retention.New(retention.Config{Store: st, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events, Logger: log})
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { _ = pruner.Run(schedCtx) })
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); _ = worker.Run(deliverCtx) }()
 
@@ -174,8 +180,6 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	log.Info("shutting down")
 	stopSched()
-	// Give the worker a moment to send what the last polls queued, then stop it.
-	time.Sleep(0)
 	stopDelivery()
 	<-workerDone
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

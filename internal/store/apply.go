@@ -113,6 +113,9 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 				appID, snap.PolledAt.UTC(), snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance); err != nil {
 				return fmt.Errorf("insert snapshot: %w", err)
 			}
+			if err := rollUp(ctx, tx, appID, snap); err != nil {
+				return err
+			}
 		}
 		if fail != nil {
 			if err := recordFailure(ctx, tx, appID, fail, ev.State.LastSuccessAt); err != nil {
@@ -333,4 +336,32 @@ func nullTime(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// rollUp folds a snapshot into its hourly roll-up row. The app's state row lock, held by the
+// caller, keeps two writers of the same app from interleaving here.
+func rollUp(ctx context.Context, tx pgx.Tx, appID int64, snap *Snapshot) error {
+	at := snap.PolledAt.UTC()
+	_, err := tx.Exec(ctx, `
+		INSERT INTO balance_rollups_1h AS r (app_id, bucket, first_at, last_at,
+			first_balance, last_balance, min_balance, max_balance,
+			first_total, last_total, min_total, max_total, snapshots)
+		VALUES ($1, $2, $3, $3, $4, $4, $4, $4, $5, $5, $5, $5, 1)
+		ON CONFLICT (app_id, bucket) DO UPDATE SET
+			first_balance = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_balance ELSE r.first_balance END,
+			first_total   = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_total ELSE r.first_total END,
+			last_balance  = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_balance ELSE r.last_balance END,
+			last_total    = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_total ELSE r.last_total END,
+			first_at      = LEAST(r.first_at, excluded.first_at),
+			last_at       = GREATEST(r.last_at, excluded.last_at),
+			min_balance   = LEAST(r.min_balance, excluded.min_balance),
+			max_balance   = GREATEST(r.max_balance, excluded.max_balance),
+			min_total     = LEAST(r.min_total, excluded.min_total),
+			max_total     = GREATEST(r.max_total, excluded.max_total),
+			snapshots     = r.snapshots + 1`,
+		appID, at.Truncate(time.Hour), at, snap.Balance, snap.TotalBalance)
+	if err != nil {
+		return fmt.Errorf("update hourly roll-up: %w", err)
+	}
+	return nil
 }

@@ -40,6 +40,9 @@ type Outcome struct {
 	Status      OutcomeStatus
 	NextAttempt time.Time // for Retry
 	Error       string    // last error, never containing a secret
+	// Unsent is true when the row was settled without a request (too old, notifier gone,
+	// unreadable event): attempts counts requests made, so it stays as it was.
+	Unsent bool
 }
 
 // DeliverOne claims the oldest due pending row whose (app, notifier) has no older pending row,
@@ -79,7 +82,7 @@ func (s *Store) DeliverOne(ctx context.Context, now time.Time, send func(context
 				d.ID, out.NextAttempt.UTC(), out.Error)
 		case Delivered, Dead, Dropped:
 			attempted := 1
-			if out.Status == Dropped || (out.Status == Dead && out.Error == "") {
+			if out.Status == Dropped || out.Unsent {
 				attempted = 0
 			}
 			_, err = tx.Exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + $3, finished_at = $4, last_error = $5 WHERE id = $1`,

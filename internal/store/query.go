@@ -217,25 +217,61 @@ type Bucket struct {
 
 // Buckets aggregates app's snapshots in [from, to) into buckets aligned to UTC multiples of
 // step, on the amount column ("total_balance" or "balance"). Empty buckets are left out. The
-// arithmetic stays in NUMERIC.
+// arithmetic stays in NUMERIC. Steps of an hour or more read the hourly roll-ups for the whole
+// hours of the range and raw snapshots only for its ragged ends.
 func (s *Store) Buckets(ctx context.Context, app string, from, to time.Time, step time.Duration, amount string) ([]Bucket, error) {
-	if amount != "balance" && amount != "total_balance" {
+	if step >= time.Hour && step%time.Hour == 0 {
+		return s.buckets(ctx, app, from, to, step, amount, true)
+	}
+	return s.buckets(ctx, app, from, to, step, amount, false)
+}
+
+// BucketsRaw is Buckets computed from raw snapshots only; tests and benchmarks compare the two.
+func (s *Store) BucketsRaw(ctx context.Context, app string, from, to time.Time, step time.Duration, amount string) ([]Bucket, error) {
+	return s.buckets(ctx, app, from, to, step, amount, false)
+}
+
+func (s *Store) buckets(ctx context.Context, app string, from, to time.Time, step time.Duration, amount string, rollups bool) ([]Bucket, error) {
+	col, short := "total_balance", "total"
+	switch amount {
+	case "total_balance":
+	case "balance":
+		col, short = "balance", "balance"
+	default:
 		return nil, fmt.Errorf("unknown amount %q", amount)
+	}
+	if step < time.Second {
+		return nil, fmt.Errorf("step %s is too small", step)
 	}
 	id, err := s.AppID(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	secs := int64(step / time.Second)
+	from, to = from.UTC(), to.UTC()
+	// Rows of (t_first, t_last, first, last, min, max): raw snapshots are one-row buckets.
+	raw := fmt.Sprintf(`SELECT polled_at AS first_at, polled_at AS last_at, %[1]s AS f, %[1]s AS l, %[1]s AS mn, %[1]s AS mx
+		FROM balance_snapshots WHERE app_id = $1 AND polled_at >= $2 AND polled_at < $3`, col)
+	src := raw
+	args := []any{id, from, to, int64(step / time.Second)}
+	if rollups {
+		hFrom := from.Truncate(time.Hour)
+		if hFrom.Before(from) {
+			hFrom = hFrom.Add(time.Hour)
+		}
+		hTo := to.Truncate(time.Hour)
+		if hFrom.Before(hTo) {
+			src = fmt.Sprintf(`%[1]s AND (polled_at < $5 OR polled_at >= $6)
+				UNION ALL
+				SELECT first_at, last_at, first_%[2]s, last_%[2]s, min_%[2]s, max_%[2]s
+				FROM balance_rollups_1h WHERE app_id = $1 AND bucket >= $5 AND bucket < $6`, raw, short)
+			args = append(args, hFrom, hTo)
+		}
+	}
 	q := fmt.Sprintf(`
-		SELECT to_timestamp(b * $4), (array_agg(%[1]s ORDER BY polled_at))[1], (array_agg(%[1]s ORDER BY polled_at DESC))[1],
-			min(%[1]s), max(%[1]s)
-		FROM (
-			SELECT floor(extract(epoch FROM polled_at) / $4)::bigint AS b, polled_at, %[1]s
-			FROM balance_snapshots WHERE app_id = $1 AND polled_at >= $2 AND polled_at < $3
-		) x
-		GROUP BY b ORDER BY b`, amount)
-	rows, err := s.pool.Query(ctx, q, id, from.UTC(), to.UTC(), secs)
+		SELECT to_timestamp(b * $4), (array_agg(f ORDER BY first_at))[1], (array_agg(l ORDER BY last_at DESC))[1], min(mn), max(mx)
+		FROM (SELECT floor(extract(epoch FROM first_at) / $4)::bigint AS b, * FROM (%s) src) x
+		GROUP BY b ORDER BY b`, src)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", app, err)
 	}

@@ -1,0 +1,432 @@
+package monitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// hook is a webhook receiver: it records every request and answers 503 while down, else 204.
+type hook struct {
+	*httptest.Server
+	mu   sync.Mutex
+	down bool
+	reqs []hookRequest
+}
+
+type hookRequest struct {
+	path, webhookID string
+	status          int
+	event           notify.Event
+}
+
+func newHook(t *testing.T) *hook {
+	t.Helper()
+	h := &hook{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := hookRequest{path: r.URL.Path, webhookID: r.Header.Get("webhook-id")}
+		if err := json.Unmarshal(body, &req.event); err != nil {
+			t.Errorf("receiver got a body that is not an event: %v: %s", err, body)
+		}
+		h.mu.Lock()
+		req.status = http.StatusNoContent
+		if h.down {
+			req.status = http.StatusServiceUnavailable
+		}
+		h.reqs = append(h.reqs, req)
+		h.mu.Unlock()
+		w.WriteHeader(req.status)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hook) setDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+
+func (h *hook) requests() []hookRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.reqs)
+}
+
+// delivered lists the events accepted at path, in arrival order.
+func (h *hook) delivered(path string) []notify.Event {
+	var out []notify.Event
+	for _, r := range h.requests() {
+		if r.path == path && r.status < 300 {
+			out = append(out, r.event)
+		}
+	}
+	return out
+}
+
+// msg is what a person reads in a webhook event; ids and times vary per run.
+type msg struct {
+	Type, Alert, Rule, Severity, PreviousRule, PreviousSeverity string
+	Balance, TotalBalance, Threshold, Message                   string
+	Error                                                       *notify.EventError
+}
+
+func msgs(events []notify.Event) []msg {
+	var out []msg
+	for _, e := range events {
+		out = append(out, msg{e.Type, e.Alert, e.Rule, e.Severity, e.PreviousRule, e.PreviousSeverity,
+			e.Balance, e.TotalBalance, e.Threshold, e.Message, e.Error})
+	}
+	return out
+}
+
+// waitDelivered waits until path has accepted n events and returns them.
+func (h *hook) waitDelivered(t *testing.T, path string, n int) []notify.Event {
+	t.Helper()
+	var got []notify.Event
+	waitUntil(t, fmt.Sprintf("%d deliveries to %s", n, path), func() bool {
+		got = h.delivered(path)
+		return len(got) >= n
+	})
+	return got
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// alertSetup is one app, checkout, starting at a healthy 150.0000 USD, watched by the service
+// with the given notifiers; appExtra is added to the app's YAML map.
+type alertSetup struct {
+	*harness
+	rc       *hook
+	upstream *httptest.Server
+	cfg      *config.Config
+}
+
+func newAlertSetup(t *testing.T, notifiers, notify, appExtra string) *alertSetup {
+	t.Helper()
+	h := newHarness(t, fake.App{Name: "checkout", DevKey: "k-checkout", DevSecret: "s-checkout", Balance: "150", Gift: "0"})
+	s := &alertSetup{harness: h, rc: newHook(t)}
+	s.upstream = httptest.NewServer(h.fake)
+	t.Cleanup(s.upstream.Close)
+	if notifiers == "" {
+		notifiers = fmt.Sprintf(`[{name: pager, type: webhook, url: "%s/pager", secret: %s}]`, s.rc.URL, hookSecret)
+		notify = "[pager]"
+	}
+	s.cfg = h.config(s.upstream.URL, fmt.Sprintf(`
+notifiers: %s
+apps:
+  - {name: checkout, dev_key: k-checkout, dev_secret: s-checkout, notify: %s%s}
+`, notifiers, notify, appExtra))
+	return s
+}
+
+func (s *alertSetup) polls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polled["checkout"]
+}
+
+// morePolls waits for n more scheduled polls of checkout.
+func (s *alertSetup) morePolls(n int) { s.waitPolls("checkout", s.polls()+n) }
+
+func (s *alertSetup) balance(paid string) { s.fake.SetBalance("k-checkout", paid, "0") }
+
+func (s *alertSetup) store() *store.Store {
+	s.t.Helper()
+	st, err := store.Open(context.Background(), s.dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(st.Close)
+	return st
+}
+
+// eventLog lists checkout's recorded events oldest first as "type rule/severity", with
+// " silenced" appended to silenced ones.
+func (s *alertSetup) eventLog(st *store.Store) []string {
+	s.t.Helper()
+	events, err := st.Events(context.Background(), "checkout", time.Time{}, 1000)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range slices.Backward(events) {
+		line := e.Type + " " + e.Rule + "/" + e.Severity
+		if e.Silenced {
+			line += " silenced"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// poller builds a second poller on the service's database, as `monitor poll-once` or
+// `monitor silence` in another process would.
+func (s *alertSetup) poller(st *store.Store) *poller.Poller {
+	s.t.Helper()
+	ids, err := st.EnsureApps(context.Background(), []string{"checkout"})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p, err := poller.New(poller.Config{Store: st, Client: engagelab.New(s.upstream.URL), Apps: s.cfg.Apps,
+		Notifiers: s.cfg.Notifiers, AppIDs: ids})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func diff(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s (-want +got):\n%s", what, d)
+	}
+}
+
+var (
+	firingWarning = msg{Type: "alert.firing", Alert: "money", Rule: "low_balance", Severity: "warning",
+		Balance: "80.0000", TotalBalance: "80.0000", Threshold: "100.0000",
+		Message: "checkout: total balance 80.0000 USD is below the warning threshold 100.0000 USD"}
+	escalatedCritical = msg{Type: "alert.escalated", Alert: "money", Rule: "low_balance", Severity: "critical",
+		PreviousRule: "low_balance", PreviousSeverity: "warning",
+		Balance: "10.0000", TotalBalance: "10.0000", Threshold: "20.0000",
+		Message: "checkout: total balance 10.0000 USD is below the critical threshold 20.0000 USD"}
+	resolvedAt150 = func(severity, threshold string) msg {
+		return msg{Type: "alert.resolved", Alert: "money", Rule: "low_balance", Severity: severity,
+			Balance: "150.0000", TotalBalance: "150.0000", Threshold: threshold,
+			Message: "checkout: low balance resolved; total balance is now 150.0000 USD"}
+	}
+)
+
+func TestLowBalanceLadderSendsOneMessagePerTransition(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	s.start(s.cfg)
+	s.waitPolls("checkout", 1)
+
+	s.balance("80")
+	s.rc.waitDelivered(t, "/pager", 1)
+	s.morePolls(3) // at the same balance: nothing new
+	diff(t, "messages after the drop", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+
+	s.balance("10")
+	s.rc.waitDelivered(t, "/pager", 2)
+	s.balance("150")
+	got := s.rc.waitDelivered(t, "/pager", 3)
+	s.morePolls(2)
+	diff(t, "messages", []msg{firingWarning, escalatedCritical, resolvedAt150("critical", "20.0000")},
+		msgs(s.rc.delivered("/pager")))
+	for i, r := range s.rc.requests() {
+		if r.webhookID != r.event.ID {
+			t.Errorf("request %d: webhook-id %q, body id %q", i, r.webhookID, r.event.ID)
+		}
+	}
+	if got[0].Since != got[2].Since {
+		t.Errorf("since changed within one episode: firing %v, resolve %v", got[0].Since, got[2].Since)
+	}
+}
+
+func TestRevokedKeyIsOneAuthFailedAlertAndNoDataAlerts(t *testing.T) {
+	t.Parallel()
+	// stale_after is two poll intervals: without the access alert, stale would fire within 3s.
+	s := newAlertSetup(t, "", "", ", stale_after: 2s")
+	st := s.store()
+	s.start(s.cfg)
+	s.waitPolls("checkout", 1)
+
+	s.fake.Fail("k-checkout", fake.Failure{Status: 401, Code: 2002, Message: "token expired"})
+	s.rc.waitDelivered(t, "/pager", 1)
+	s.morePolls(5) // past 3 failed polls and past stale_after
+	want := msg{Type: "alert.firing", Alert: "access", Rule: "auth_failed", Severity: "critical",
+		Balance: "150.0000", TotalBalance: "150.0000",
+		Message: "checkout: EngageLab rejected the API key (HTTP 401, code 2002: token expired)",
+		Error:   &notify.EventError{HTTPStatus: 401, Code: 2002, Message: "token expired"}}
+	diff(t, "messages", []msg{want}, msgs(s.rc.delivered("/pager")))
+	diff(t, "event log", []string{"alert.firing auth_failed/critical"}, s.eventLog(st))
+}
+
+func TestUpstreamErrorsDoNotResolveLowBalance(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	s.start(s.cfg)
+	s.balance("80")
+	s.rc.waitDelivered(t, "/pager", 1)
+
+	s.fake.Fail("k-checkout", fake.Failure{Status: 500, Code: 1000, Message: "internal error"})
+	s.morePolls(4)
+	diff(t, "event log", []string{"alert.firing low_balance/warning", "alert.firing poll_failing/warning"}, s.eventLog(st))
+	firing, err := st.FiringAlerts(context.Background(), "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, f := range firing {
+		rules = append(rules, f.Alert+" "+f.Rule+"/"+f.Severity)
+	}
+	diff(t, "firing alerts", []string{"money low_balance/warning", "data poll_failing/warning"}, rules)
+}
+
+func TestRestartNeitherRepeatsNorForgetsAFiringAlert(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	stop := s.start(s.cfg)
+	s.balance("80")
+	s.rc.waitDelivered(t, "/pager", 1)
+	stop()
+
+	s.start(s.cfg)
+	s.morePolls(3)
+	diff(t, "messages after the restart", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+	firing, err := st.FiringAlerts(context.Background(), "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(firing) != 1 || firing[0].Rule != "low_balance" || firing[0].Severity != "warning" {
+		t.Fatalf("firing alerts after the restart = %+v, want low_balance/warning", firing)
+	}
+
+	s.balance("150")
+	s.rc.waitDelivered(t, "/pager", 2)
+	diff(t, "messages", []msg{firingWarning, resolvedAt150("warning", "100.0000")}, msgs(s.rc.delivered("/pager")))
+}
+
+func TestNotificationQueuedBeforeARestartIsDeliveredOnceAfterIt(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	s.rc.setDown(true)
+	stop := s.start(s.cfg)
+	s.balance("80")
+	waitUntil(t, "a refused attempt", func() bool { return len(s.rc.requests()) > 0 })
+	stop()
+	s.rc.setDown(false)
+
+	s.start(s.cfg)
+	got := s.rc.waitDelivered(t, "/pager", 1)
+	s.morePolls(2)
+	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+	for i, r := range s.rc.requests() {
+		if r.webhookID != got[0].ID {
+			t.Errorf("attempt %d carried webhook-id %q, want %q on every attempt", i+1, r.webhookID, got[0].ID)
+		}
+	}
+	rows, err := st.Notifications(context.Background(), []string{got[0].ID}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Status != "delivered" {
+		t.Errorf("outbox rows = %+v, want one delivered", rows)
+	}
+}
+
+func TestSilencedAppRecordsEventsAndRemindsOnUnsilence(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	p := s.poller(st)
+	ctx := context.Background()
+	if err := p.Silence(ctx, "checkout", time.Now().Add(time.Hour), "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	s.start(s.cfg)
+	s.balance("80")
+	waitUntil(t, "the silenced firing to be recorded", func() bool { return len(s.eventLog(st)) > 0 })
+	s.morePolls(2)
+	diff(t, "event log while silenced", []string{"alert.firing low_balance/warning silenced"}, s.eventLog(st))
+	if n := len(s.rc.requests()); n != 0 {
+		t.Fatalf("receiver got %d requests while the app was silenced", n)
+	}
+
+	if _, err := p.Unsilence(ctx, "checkout"); err != nil {
+		t.Fatal(err)
+	}
+	s.rc.waitDelivered(t, "/pager", 1)
+	s.morePolls(2)
+	reminder := firingWarning
+	reminder.Type = "alert.reminder"
+	diff(t, "messages", []msg{reminder}, msgs(s.rc.delivered("/pager")))
+	diff(t, "event log", []string{"alert.firing low_balance/warning silenced", "alert.reminder low_balance/warning"}, s.eventLog(st))
+}
+
+func TestPollOnceBesideTheServiceFiresOnce(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	p := s.poller(st)
+	s.start(s.cfg)
+	s.waitPolls("checkout", 1)
+
+	s.balance("80")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if res := p.Poll(context.Background(), "checkout"); res.Err != nil {
+				t.Errorf("poll: %v", res.Err)
+			}
+		})
+	}
+	wg.Wait()
+	s.morePolls(2)
+	s.rc.waitDelivered(t, "/pager", 1)
+	diff(t, "event log", []string{"alert.firing low_balance/warning"}, s.eventLog(st))
+	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+}
+
+func TestMinSeverityRoutesOnlyCriticalButAlwaysTheResolveOfWhatWasTold(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	s.cfg = s.config(s.upstream.URL, fmt.Sprintf(`
+notifiers:
+  - {name: all, type: webhook, url: "%[1]s/all"}
+  - {name: pager, type: webhook, url: "%[1]s/pager", min_severity: critical}
+apps:
+  - {name: checkout, dev_key: k-checkout, dev_secret: s-checkout, notify: [all, pager]}
+`, s.rc.URL))
+	s.start(s.cfg)
+	s.waitPolls("checkout", 1)
+
+	// Warning, critical, back to warning, resolved; then a warning-only episode.
+	for i, paid := range []string{"80", "10", "50", "150", "80", "150"} {
+		s.balance(paid)
+		s.rc.waitDelivered(t, "/all", i+1)
+	}
+	s.morePolls(1)
+	types := func(path string) []string {
+		var out []string
+		for _, e := range s.rc.delivered(path) {
+			out = append(out, e.Type+" "+e.Severity)
+		}
+		return out
+	}
+	diff(t, "messages to all", []string{"alert.firing warning", "alert.escalated critical", "alert.deescalated warning",
+		"alert.resolved warning", "alert.firing warning", "alert.resolved warning"}, types("/all"))
+	diff(t, "messages to pager (min_severity critical)", []string{"alert.escalated critical", "alert.deescalated warning",
+		"alert.resolved warning"}, types("/pager"))
+}

@@ -1,0 +1,77 @@
+// Package retention deletes data older than the configured retention, in small batches on a
+// schedule, so the database stops growing without long locks. What is kept is the store's
+// business (see store.Prune); this package only decides when and how far back.
+package retention
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// Config configures a Pruner.
+type Config struct {
+	Store     *store.Store
+	Snapshots time.Duration // snapshots, failed polls and finished notifications; required
+	Events    time.Duration // the event log; required
+	Every     time.Duration // default 1h
+	BatchSize int           // rows per DELETE; default 5000
+	Clock     func() time.Time
+	Logger    *slog.Logger
+}
+
+// Pruner runs store.Prune periodically.
+type Pruner struct{ cfg Config }
+
+// New validates c and fills defaults.
+func New(c Config) (*Pruner, error) {
+	if c.Store == nil || c.Snapshots <= 0 || c.Events <= 0 {
+		return nil, errors.New("retention: store and positive retention periods are required")
+	}
+	if c.Every <= 0 {
+		c.Every = time.Hour
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 5000
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pruner{cfg: c}, nil
+}
+
+// PruneOnce deletes everything past retention as of the clock's now.
+func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
+	now := p.cfg.Clock()
+	c, err := p.cfg.Store.Prune(ctx, now.Add(-p.cfg.Snapshots), now.Add(-p.cfg.Events), p.cfg.BatchSize)
+	if err != nil {
+		return c, err
+	}
+	if c != (store.PruneCounts{}) {
+		p.cfg.Logger.Info("retention: deleted old rows", "snapshots", c.Snapshots, "rollups", c.Rollups, "failed_polls", c.Failures,
+			"poll_slots", c.Slots, "notifications", c.Notifications, "events", c.Events)
+	}
+	return c, nil
+}
+
+// Run prunes now and then every Every until ctx ends.
+func (p *Pruner) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.Every)
+	defer t.Stop()
+	for {
+		if _, err := p.PruneOnce(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Logger.Error("retention failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package retention_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
+	"github.com/opsbalance/engagelab-monitor/internal/retention"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	// 12 snapshots per app, one every 10 days back from now: 0d, 10d, ..., 110d ago.
+	for _, app := range []string{"a", "b"} {
+		for i := range 12 {
+			d := decimal.RequireFromString(fmt.Sprintf("%d.0000", 100+i))
+			snap := &store.Snapshot{PolledAt: now.Add(-time.Duration(i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
+			if _, err := s.Apply(ctx, ids[app], snap, nil, keep); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// An old failure, an old delivered event and an old event whose notification is still pending.
+	old := now.Add(-100 * day)
+	_, err = s.Apply(ctx, ids["a"], nil, &store.Failure{At: old, Kind: "server_error", HTTPStatus: 500, Code: 1000, Message: "x"},
+		func(ev store.Evaluation) (store.Decision, error) {
+			return store.Decision{State: ev.State, Events: []store.EventRecord{
+				{ID: "evt_done", Alert: alert.Data, Type: alert.Firing, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
+				{ID: "evt_pending", Alert: alert.Data, Type: alert.Reminder, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
+			}}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeliverOne(ctx, now, func(context.Context, store.Delivery) store.Outcome {
+		return store.Outcome{Status: store.Delivered}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The delivered row finished "now" by the test's clock; pretend it finished long ago.
+	if _, err := s.Pool().Exec(ctx, `UPDATE outbox SET finished_at = $1 WHERE status = 'delivered'`, old); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := retention.New(retention.Config{Store: s, Snapshots: 45 * day, Events: 30 * day, BatchSize: 2,
+		Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.PruneOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Snapshots 50d..110d ago (7 per app) go; 0d..40d (5 per app) stay.
+	want := store.PruneCounts{Snapshots: 14, Rollups: 14, Failures: 1, Notifications: 1, Events: 1}
+	if got != want {
+		t.Errorf("pruned %+v, want %+v", got, want)
+	}
+	for _, app := range []string{"a", "b"} {
+		pts, err := s.Snapshots(ctx, app, now.Add(-400*day), now.Add(time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pts) != 5 || pts[0].Balance.StringFixed(4) != "104.0000" {
+			t.Errorf("%s kept %d snapshots, oldest %v; want 5, oldest 104.0000", app, len(pts), pts[0].Balance)
+		}
+	}
+	events, err := s.Events(ctx, "", time.Time{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].ID != "evt_pending" {
+		t.Errorf("events kept = %v; want only the one still pending delivery", events)
+	}
+	// A second pass finds nothing more.
+	if again, _ := p.PruneOnce(ctx); again != (store.PruneCounts{}) {
+		t.Errorf("second pass pruned %+v", again)
+	}
+}
+
+func keep(ev store.Evaluation) (store.Decision, error) { return store.Decision{State: ev.State}, nil }
