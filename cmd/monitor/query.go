@@ -167,6 +167,8 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 	if *app != "" {
 		if _, err := st.AppID(ctx, *app); errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no app named %q in the database", *app)
+		} else if err != nil {
+			return err
 		}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -302,8 +304,11 @@ func cmdUnsilence(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s is no longer silenced", *app)
-	if len(events) > 0 {
-		fmt.Fprintf(e.stdout, "; %d alerts still firing: reminders queued for `monitor serve` to deliver", len(events))
+	switch n := len(events); {
+	case n == 1:
+		fmt.Fprint(e.stdout, "; 1 alert still firing: a reminder is queued for `monitor serve` to deliver")
+	case n > 1:
+		fmt.Fprintf(e.stdout, "; %d alerts still firing: reminders are queued for `monitor serve` to deliver", n)
 	}
 	fmt.Fprintln(e.stdout)
 	return nil

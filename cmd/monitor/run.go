@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -96,7 +97,8 @@ func newLogger(w io.Writer, getenv func(string) (string, bool)) *slog.Logger {
 
 func dispatch(ctx context.Context, e *env, args []string) error {
 	verb := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	// `monitor --help` asks for the verbs, not for serve's flags.
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelpFlag(args[0])) {
 		verb, args = args[0], args[1:]
 	}
 	switch verb {
@@ -123,7 +125,7 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 	case "version":
 		fmt.Fprintf(e.stdout, "monitor %s\n", version)
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(e.stdout, usage)
 		return nil
 	default:
@@ -144,7 +146,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(nil)
+			fmt.Fprintf(fs.Output(), "Usage: monitor %s [flags]; `monitor help` lists the verbs.\n\nFlags:\n", fs.Name())
+			fs.PrintDefaults()
 			return nil, err
 		}
 		return nil, usageErr("%s: %v", fs.Name(), err)
@@ -154,6 +157,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func loadConfig(e *env, flagValue string) (*config.Config, error) {
 	path := config.Resolve(flagValue, e.getenv)
+	// The usual first-run mistake gets one sentence that says what to do, not a problem list.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErr("config file %s does not exist: pass --config FILE or set $MONITOR_CONFIG", path)
+	}
 	cfg, err := config.Load(path, e.getenv)
 	if err != nil {
 		return nil, err
@@ -166,3 +173,5 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -18,6 +18,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/monitor"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
@@ -37,7 +38,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := checkListen(cfg); err != nil {
 		return err
 	}
-	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate, Handler: handler})
+	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate})
 	err = svc.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -49,7 +50,34 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 func openStore(ctx context.Context, e *env, cfg *config.Config) (*store.Store, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
+	st, err := store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
+	if err != nil {
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	return st, nil
+}
+
+// oneLine folds a multi-line message (pgx lists every connection attempt on its own line,
+// often the same one twice) into the one sentence a person at the terminal should see.
+func oneLine(msg string) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !seen[l] {
+			seen[l] = true
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// checkListen refuses to serve an unauthenticated API beyond loopback: a config mistake, exit 2.
+func checkListen(cfg *config.Config) error {
+	if err := httpapi.CheckListen(cfg.HTTP.Listen, cfg.HTTP.Tokens); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
@@ -188,7 +216,19 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A permanent refusal is undelivered too, though nothing will retry it.
 	var problems []string
+	if len(eventIDs) > 0 {
+		rows, err := st.Notifications(ctx, eventIDs, len(eventIDs)*len(notifiers)+1)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if row.Status == "dead" {
+				problems = append(problems, fmt.Sprintf("notifier %s refused the %s notification of %s for good (%s)", row.Notifier, row.Type, row.App, row.LastError))
+			}
+		}
+	}
 	failed := 0
 	for _, r := range results {
 		if r.Err != nil {
@@ -199,7 +239,11 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 		problems = append(problems, fmt.Sprintf("%d of %d polls failed", failed, len(results)))
 	}
 	if pending > 0 {
-		problems = append(problems, fmt.Sprintf("%d notifications are still undelivered after %s; they stay in the outbox for `monitor serve` to deliver", pending, *deliverTimeout))
+		what := fmt.Sprintf("%d notifications are still undelivered after %s; they stay", pending, *deliverTimeout)
+		if pending == 1 {
+			what = fmt.Sprintf("1 notification is still undelivered after %s; it stays", *deliverTimeout)
+		}
+		problems = append(problems, what+" in the outbox for `monitor serve` to deliver")
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

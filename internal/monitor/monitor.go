@@ -16,6 +16,8 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/metrics"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/retention"
@@ -37,16 +39,6 @@ type Options struct {
 	ConnectRetry time.Duration // wait between attempts to reach the database at start; default 5s
 	// Polled is called after every scheduled poll.
 	Polled func(poller.Result)
-	// Handler builds the HTTP handler; nil serves only /healthz and /readyz.
-	Handler func(Parts) http.Handler
-}
-
-// Parts are what a handler may use.
-type Parts struct {
-	Store  *store.Store
-	Poller *poller.Poller
-	Config *config.Config
-	Logger *slog.Logger
 }
 
 // Service is one running monitor process.
@@ -111,14 +103,15 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 
+	m := metrics.New(st, cfg)
 	worker := delivery.New(delivery.Config{
 		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge,
-		BaseBackoff: s.opts.BaseBackoff, PollEvery: s.opts.PollOutbox, Logger: log,
+		BaseBackoff: s.opts.BaseBackoff, PollEvery: s.opts.PollOutbox, Logger: log, Observer: m,
 	})
 	p, err := poller.New(poller.Config{
 		Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log)),
 		Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids, Timeout: cfg.EngageLab.Timeout,
-		Logger: log, Queued: worker.Wake,
+		Logger: log, Queued: worker.Wake, Observer: m,
 	})
 	if err != nil {
 		return err
@@ -132,18 +125,14 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
+	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	var handler http.Handler
-	if s.opts.Handler != nil {
-		handler = s.opts.Handler(Parts{Store: st, Poller: p, Config: cfg, Logger: log})
-	} else {
-		handler = minimalHandler(st)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := httpapi.NewServer(listen, httpapi.New(httpapi.Config{Store: st, Config: cfg, Silencer: p, Metrics: m, Logger: log}))
 
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
@@ -219,19 +208,6 @@ func (s *Service) connect(ctx context.Context) (*store.Store, error) {
 
 func isConfigError(err error) bool {
 	return err != nil && err.Error() == "database.url is not a valid PostgreSQL connection string"
-}
-
-func minimalHandler(st *store.Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := st.CheckSchema(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	return mux
 }
 
 // BuildNotifiers builds every configured notifier, joining errors.

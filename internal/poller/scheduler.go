@@ -56,18 +56,6 @@ type alignedEvery struct{ d time.Duration }
 
 func (a alignedEvery) Next(t time.Time) time.Time { return t.UTC().Truncate(a.d).Add(a.d) }
 
-// previous returns the latest slot of s at or before t.
-func previous(s cron.Schedule, t time.Time, interval time.Duration) time.Time {
-	if a, ok := s.(alignedEvery); ok {
-		return t.UTC().Truncate(a.d)
-	}
-	prev := time.Time{}
-	for n := s.Next(t.Add(-interval - time.Second)); !n.After(t); n = s.Next(n) {
-		prev = n
-	}
-	return prev
-}
-
 // Run polls every app now, then on schedule, and ticks alerts on a timer, until ctx ends.
 // Polls in flight when ctx ends are finished (their results stored) before Run returns.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -93,9 +81,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 
 	// Start-up: every app at once (bounded by the semaphore), not staggered over minutes.
+	// The slot is the current minute (or interval, if shorter): replicas starting together
+	// poll once, and a restart polls again unless a poll happened moments ago.
 	for _, app := range s.cfg.Apps {
 		wg.Go(func() {
-			slot := previous(Aligned(app.Cron), time.Now(), app.Interval)
+			slot := time.Now().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
 			s.poll(jobCtx, ctx, app.Name, slot, false)
 		})
 	}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+)
+
+// sessionCookie holds "name.mac" where mac is an HMAC of the token's name keyed by the token
+// itself: the token never leaves the login request, any replica with the same config can
+// check it, and changing a token ends its sessions.
+const sessionCookie = "engagelab_session"
+
+// auth checks bearer tokens and dashboard session cookies. With no tokens it lets every
+// request through (CheckListen keeps such a server on loopback).
+type auth struct {
+	tokens []config.Token
+}
+
+func newAuth(tokens []config.Token) *auth { return &auth{tokens: tokens} }
+
+func (a *auth) enabled() bool { return len(a.tokens) > 0 }
+
+// byToken finds the token equal to presented. Every configured token is compared, in
+// constant time, so the answer's timing says nothing about which one nearly matched.
+func (a *auth) byToken(presented string) (config.Token, bool) {
+	var found config.Token
+	ok := 0
+	for _, t := range a.tokens {
+		if subtle.ConstantTimeCompare([]byte(presented), []byte(t.Token.Reveal())) == 1 {
+			found, ok = t, 1
+		}
+	}
+	return found, ok == 1
+}
+
+func sessionMAC(t config.Token) string {
+	m := hmac.New(sha256.New, []byte(t.Token.Reveal()))
+	m.Write([]byte("engagelab-monitor session\x00" + t.Name))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (a *auth) sessionValue(t config.Token) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.Name)) + "." + sessionMAC(t)
+}
+
+// bySession finds the token a session cookie was made from.
+func (a *auth) bySession(value string) (config.Token, bool) {
+	enc, mac, ok := strings.Cut(value, ".")
+	if !ok {
+		return config.Token{}, false
+	}
+	name, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return config.Token{}, false
+	}
+	for _, t := range a.tokens {
+		if t.Name == string(name) && hmac.Equal([]byte(mac), []byte(sessionMAC(t))) {
+			return t, true
+		}
+	}
+	return config.Token{}, false
+}
+
+type ctxKey struct{}
+
+// requestInfo is shared between the logging and the auth middleware of one request.
+type requestInfo struct{ token string }
+
+// open paths answer without credentials: probes, and the login form's target.
+func open(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/readyz":
+		return true
+	case "/login":
+		return r.Method == http.MethodPost
+	}
+	return false
+}
+
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.auth.enabled() || open(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, ok, fromCookie := s.credentials(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="engagelab-monitor"`)
+			if r.Method == http.MethodGet && r.URL.Path == "/" {
+				s.loginPage(w, http.StatusUnauthorized, "")
+				return
+			}
+			writeError(w, http.StatusUnauthorized, "this path needs a token: send Authorization: Bearer <token>")
+			return
+		}
+		if info, ok := r.Context().Value(ctxKey{}).(*requestInfo); ok {
+			info.token = tok.Name
+		}
+		changes := r.Method != http.MethodGet && r.Method != http.MethodHead
+		if changes && tok.Scope != "write" {
+			writeError(w, http.StatusForbidden, "token "+tok.Name+" has read scope and cannot change anything")
+			return
+		}
+		// A cookie is sent by the browser on its own: it may read, never write, so a forged
+		// cross-site request can change nothing.
+		if changes && fromCookie {
+			writeError(w, http.StatusForbidden, "a dashboard session cannot change anything: send Authorization: Bearer <token>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// credentials returns the token presented as a bearer token or, failing that, a session cookie.
+func (s *server) credentials(r *http.Request) (tok config.Token, ok, fromCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, presented, found := strings.Cut(h, " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") {
+			return config.Token{}, false, false
+		}
+		tok, ok = s.auth.byToken(strings.TrimSpace(presented))
+		return tok, ok, false
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		tok, ok = s.auth.bySession(c.Value)
+		return tok, ok, true
+	}
+	return config.Token{}, false, false
+}
+
+// login turns a token typed into the dashboard's form into a session cookie. The token
+// travels in the POST body, never in a URL that a proxy or this server would log.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.enabled() {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	tok, ok := s.auth.byToken(strings.TrimSpace(r.PostFormValue("token")))
+	if !ok {
+		s.loginPage(w, http.StatusUnauthorized, "That token is not one of this monitor's tokens.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    s.auth.sessionValue(tok),
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   r.TLS != nil || strings.HasPrefix(s.Config.Config.HTTP.PublicURL, "https://"),
+		SameSite: http.SameSiteStrictMode,
+		MaxAge:   7 * 24 * 3600,
+	})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

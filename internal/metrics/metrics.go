@@ -1,0 +1,156 @@
+// Package metrics exposes the monitor's Prometheus metrics. Counters (polls, deliveries) live
+// in this process; every gauge (balances, last success, firing alerts, outbox) is read from the
+// store at scrape time, so all replicas behind one database report the same values. It owns a
+// registry of its own; the HTTP package serves it.
+package metrics
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// scrapeTimeout bounds the store reads of one scrape: Prometheus gives up after its own
+// scrape_timeout (10 s by default), and a hung database must not pile up goroutines.
+const scrapeTimeout = 5 * time.Second
+
+// Metrics holds the in-process counters and a collector that reads gauges from the store at
+// scrape time (so replicas agree).
+type Metrics struct {
+	reg           *prometheus.Registry
+	polls         *prometheus.CounterVec
+	pollDuration  *prometheus.HistogramVec
+	notifications *prometheus.CounterVec
+	collector     *storeCollector
+}
+
+// New builds the metrics of the apps in cfg. The store is read at each scrape.
+func New(st *store.Store, cfg *config.Config) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "engagelab_polls_total",
+			Help: "Balance polls by app and result (success or the failure kind).",
+		}, []string{"app", "result"}),
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "engagelab_poll_duration_seconds",
+			Help:    "Time taken by one balance poll, retries included.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"app"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "engagelab_notifications_total",
+			Help: "Notification attempts by notifier and result (delivered, retry, dead, dropped).",
+		}, []string{"notifier", "result"}),
+	}
+	var apps []string
+	for _, a := range cfg.Apps {
+		apps = append(apps, a.Name)
+		// Present from the start at 0, so rate() and increase() see the first poll.
+		m.polls.WithLabelValues(a.Name, "success")
+	}
+	m.collector = &storeCollector{st: st, apps: apps, now: time.Now}
+	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is the registry to serve; it is not the global default one.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObservePoll counts one poll of app. result is "success" or the failure kind.
+func (m *Metrics) ObservePoll(app, result string, took time.Duration) {
+	m.polls.WithLabelValues(app, result).Inc()
+	m.pollDuration.WithLabelValues(app).Observe(took.Seconds())
+}
+
+// ObserveDelivery counts one delivery outcome: delivered, retry, dead or dropped.
+func (m *Metrics) ObserveDelivery(notifier, result string) {
+	m.notifications.WithLabelValues(notifier, result).Inc()
+}
+
+var (
+	balanceDesc = prometheus.NewDesc("engagelab_balance",
+		"Amounts of the latest stored snapshot (kind: balance, gift_balance, total_balance).",
+		[]string{"app", "currency", "kind"}, nil)
+	lastSuccessDesc = prometheus.NewDesc("engagelab_last_success_timestamp_seconds",
+		"Unix time of the app's last successful poll.", []string{"app"}, nil)
+	firingDesc = prometheus.NewDesc("engagelab_alert_firing",
+		"1 while the alert fires at this rule and severity; absent otherwise.",
+		[]string{"app", "alert", "rule", "severity"}, nil)
+	pendingDesc = prometheus.NewDesc("engagelab_outbox_pending",
+		"Notifications waiting in the outbox.", nil, nil)
+	oldestDesc = prometheus.NewDesc("engagelab_outbox_oldest_pending_seconds",
+		"Age of the oldest pending notification; 0 when none is pending.", nil, nil)
+	scrapeErrorsDesc = prometheus.NewDesc("engagelab_scrape_errors_total",
+		"Scrapes whose store reads failed; the gauges read from the store are then missing.", nil, nil)
+)
+
+// storeCollector reads the gauges from the store at each scrape.
+type storeCollector struct {
+	st     *store.Store
+	apps   []string
+	now    func() time.Time
+	errors atomic.Int64
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{balanceDesc, lastSuccessDesc, firingDesc, pendingDesc, oldestDesc, scrapeErrorsDesc} {
+		ch <- d
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	if err := c.collect(ctx, ch); err != nil {
+		c.errors.Add(1)
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrorsDesc, prometheus.CounterValue, float64(c.errors.Load()))
+}
+
+func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+	statuses, err := c.st.AppStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	outbox, err := c.st.OutboxStats(ctx)
+	if err != nil {
+		return err
+	}
+	configured := make(map[string]bool, len(c.apps))
+	for _, a := range c.apps {
+		configured[a] = true
+	}
+	for _, s := range statuses {
+		// An app removed from the config keeps its rows but is no longer monitored.
+		if !configured[s.Name] {
+			continue
+		}
+		if sn := s.Latest; sn != nil {
+			// The only place amounts become floats: Prometheus has no other type.
+			ch <- prometheus.MustNewConstMetric(balanceDesc, prometheus.GaugeValue, sn.Balance.InexactFloat64(), s.Name, sn.Currency, "balance")
+			ch <- prometheus.MustNewConstMetric(balanceDesc, prometheus.GaugeValue, sn.GiftBalance.InexactFloat64(), s.Name, sn.Currency, "gift_balance")
+			ch <- prometheus.MustNewConstMetric(balanceDesc, prometheus.GaugeValue, sn.TotalBalance.InexactFloat64(), s.Name, sn.Currency, "total_balance")
+		}
+		if !s.LastSuccessAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(s.LastSuccessAt.UnixMilli())/1000, s.Name)
+		}
+		for _, f := range s.Firing {
+			ch <- prometheus.MustNewConstMetric(firingDesc, prometheus.GaugeValue, 1, s.Name, f.Alert, f.Rule, f.Severity)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(outbox.Pending))
+	oldest := 0.0
+	if !outbox.OldestPending.IsZero() {
+		oldest = max(0, c.now().Sub(outbox.OldestPending).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, oldest)
+	return nil
+}
