@@ -68,7 +68,7 @@ type Notifier struct {
 	Channel    string
 	APIURL     string // optional override of Slack's API base
 
-	URL    string // webhook
+	URL    Secret // webhook (or url_file): receivers often put a credential in it
 	Secret Secret // webhook, optional: "whsec_" + base64
 
 	MinSeverity string // "warning" or "critical"

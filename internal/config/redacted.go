@@ -48,7 +48,7 @@ type (
 		Token       Secret `yaml:"token,omitempty"`
 		Channel     string `yaml:"channel,omitempty"`
 		APIURL      string `yaml:"api_url,omitempty"`
-		URL         string `yaml:"url,omitempty"`
+		URL         Secret `yaml:"url,omitempty"`
 		Secret      Secret `yaml:"secret,omitempty"`
 		MinSeverity string `yaml:"min_severity"`
 	}

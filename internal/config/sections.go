@@ -219,7 +219,7 @@ var (
 	commonNotifierKeys = []string{"name", "type", "min_severity"}
 	notifierKeys       = map[string][]string{
 		"slack":   {"webhook_url", "webhook_url_file", "token", "token_file", "channel", "api_url"},
-		"webhook": {"url", "secret", "secret_file"},
+		"webhook": {"url", "url_file", "secret", "secret_file"},
 	}
 )
 
@@ -298,12 +298,14 @@ func (d *decoder) slack(f fields, nt *Notifier) {
 }
 
 func (d *decoder) webhook(f fields, nt *Notifier) {
-	url, ok := d.httpURL(f, "url")
-	switch {
-	case !f.has("url"):
-		d.add(f.node, join(f.path, "url"), "is required")
-	case ok && url == "":
-		d.add(f.get("url"), join(f.path, "url"), "must not be empty")
+	// The URL is a secret: receivers often carry their credential in the path or query.
+	url, ok := d.secret(f, "url", true)
+	if ok && !isHTTPURL(url.Reveal()) {
+		key := "url"
+		if f.has("url_file") {
+			key = "url_file"
+		}
+		d.add(f.get(key), join(f.path, key), "must be an absolute http:// or https:// URL")
 	}
 	nt.URL = url
 	if nt.Secret, ok = d.secret(f, "secret", false); ok && !isWebhookSecret(nt.Secret.Reveal()) {

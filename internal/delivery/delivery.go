@@ -75,8 +75,9 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. An attempt in progress when ctx ends is abandoned and rolled
-// back: its row stays pending and is sent later (at least once, never lost).
+// Run delivers until ctx ends. An attempt in progress when ctx ends is finished first; if the
+// process dies mid-attempt instead, the row's transaction rolls back and it is sent again later
+// (at least once, never lost; receivers drop duplicates by webhook-id).
 func (w *Worker) Run(ctx context.Context) error {
 	for {
 		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
@@ -101,8 +102,11 @@ func (w *Worker) Run(ctx context.Context) error {
 // Drain sends every row due now and returns how many rows it handled.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	n := 0
+	// A send that has started is finished (it is bounded by SendTimeout) even when ctx ends,
+	// so that a shutdown does not cut a request in half and send it again later.
+	sendCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
-		found, err := w.cfg.Store.DeliverOne(ctx, w.cfg.Clock(), w.send)
+		found, err := w.cfg.Store.DeliverOne(sendCtx, w.cfg.Clock(), w.send)
 		if err != nil {
 			return n, err
 		}
@@ -137,17 +141,17 @@ func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
 func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) store.Outcome {
 	n, ok := w.cfg.Notifiers[d.Notifier]
 	if !ok {
-		return store.Outcome{Status: store.Dead, Error: fmt.Sprintf("notifier %q is no longer configured", d.Notifier)}
+		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("notifier %q is no longer configured", d.Notifier)}
 	}
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
-		return store.Outcome{Status: store.Dead, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
+		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
 	}
 	if d.Type == notify.TypeReminder && d.Superseded {
 		return store.Outcome{Status: store.Dropped}
 	}
 	var e notify.Event
 	if err := json.Unmarshal(d.Payload, &e); err != nil {
-		return store.Outcome{Status: store.Dead, Error: "stored event is not valid JSON: " + err.Error()}
+		return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	err := n.Notify(sctx, e)
@@ -162,7 +166,9 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 	if ra, ok := notify.RetryAfter(err); ok && ra > 0 {
 		delay = ra
 	}
-	next := now.Add(delay)
+	// Counted from the answer, not from the start of the attempt: Retry-After is relative to
+	// when the receiver said it, and a slow answer must not shorten the wait it asked for.
+	next := w.cfg.Clock().Add(delay)
 	if next.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		// No point waiting past the deadline: the next claim will mark it dead.
 		next = d.CreatedAt.Add(w.cfg.MaxAge).Add(time.Second)

@@ -268,6 +268,18 @@ func TestRevokedKeyIsOneAuthFailedAlertAndNoDataAlerts(t *testing.T) {
 		Error:   &notify.EventError{HTTPStatus: 401, Code: 2002, Message: "token expired"}}
 	diff(t, "messages", []msg{want}, msgs(s.rc.delivered("/pager")))
 	diff(t, "event log", []string{"alert.firing auth_failed/critical"}, s.eventLog(st))
+	// At once: the alert fired on the first failed poll, not after a count.
+	fails, err := st.PollFailures(context.Background(), "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := st.Events(context.Background(), "checkout", time.Time{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fails) != 1 || len(events) != 1 || !events[0].At.Equal(fails[0].FirstAt) {
+		t.Errorf("auth_failed fired at %v; failed polls %+v: want it at the first failed poll", events[0].At, fails)
+	}
 }
 
 func TestUpstreamErrorsDoNotResolveLowBalance(t *testing.T) {

@@ -97,6 +97,9 @@ func (s *Service) Run(ctx context.Context) error {
 	names := make([]string, len(cfg.Apps))
 	for i, a := range cfg.Apps {
 		names[i] = a.Name
+		if len(a.Notify) == 0 {
+			log.Warn("app has no notifiers: its alerts are recorded but sent nowhere", "app", a.Name)
+		}
 	}
 	ids, err := st.EnsureApps(ctx, names)
 	if err != nil {
@@ -125,6 +128,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
+	pruner, err := retention.New(retention.Config{Store: st, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events, Logger: log})
+	if err != nil {
+		return err
+	}
 	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
 		return err
 	}
@@ -150,13 +157,10 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { _ = sched.Run(schedCtx) })
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDelivery()
-	pruner, err := retention.New(retention.Config{Store: st, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events, Logger: log})
-	if err != nil {
-		return err
-	}
 	wg.Go(func() { _ = pruner.Run(schedCtx) })
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); _ = worker.Run(deliverCtx) }()
+	wg.Go(func() { st.ListenOutbox(schedCtx, worker.Wake) })
 
 	log.Info("monitor running", "http", s.addr, "apps", len(cfg.Apps), "notifiers", len(cfg.Notifiers))
 	close(s.ready)
@@ -230,7 +234,7 @@ func BuildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 				APIURL: n.APIURL, PublicURL: cfg.HTTP.PublicURL, AmountKind: func(app string) string { return amount[app] },
 			})
 		case "webhook":
-			nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL, Secret: n.Secret.Reveal()})
+			nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL.Reveal(), Secret: n.Secret.Reveal()})
 		default:
 			err = fmt.Errorf("unknown type %q", n.Type)
 		}

@@ -87,9 +87,10 @@ func (w *Webhook) Notify(ctx context.Context, e Event) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "engagelab-monitor")
+	// The id goes out even unsigned: it is the receiver's key for dropping duplicates.
+	req.Header.Set("webhook-id", e.ID)
 	if w.key != nil {
 		ts := strconv.FormatInt(w.clock().Unix(), 10)
-		req.Header.Set("webhook-id", e.ID)
 		req.Header.Set("webhook-timestamp", ts)
 		req.Header.Set("webhook-signature", "v1,"+w.sign(e.ID, ts, body))
 	}

@@ -53,9 +53,9 @@ type Config struct {
 // Poller polls and evaluates apps. It is safe for concurrent use; evaluation of one app is
 // serialised by the store's row lock, across processes too.
 type Poller struct {
-	cfg      Config
-	apps     map[string]config.App
-	minSev   map[string]alert.Severity
+	cfg    Config
+	apps   map[string]config.App
+	minSev map[string]alert.Severity
 }
 
 // New checks the configuration and returns a Poller.
@@ -64,9 +64,14 @@ func New(c Config) (*Poller, error) {
 		return nil, errors.New("poller: store and client are required")
 	}
 	c.Timeout = cmpOr(c.Timeout, 10*time.Second)
-	if c.Clock == nil {
-		c.Clock = time.Now
+	clock := c.Clock
+	if clock == nil {
+		clock = time.Now
 	}
+	// Postgres keeps microseconds: a time with nanoseconds would reach the first message of an
+	// alert as it is, and every later message (read back from the database) rounded down, so
+	// the same episode would carry two different "since" values.
+	c.Clock = func() time.Time { return clock().Truncate(time.Microsecond) }
 	if c.StartedAt.IsZero() {
 		c.StartedAt = c.Clock()
 	}

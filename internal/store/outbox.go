@@ -99,10 +99,17 @@ func (s *Store) DeliverOne(ctx context.Context, now time.Time, send func(context
 	return found, err
 }
 
-// NextDue returns when the next pending row becomes due, or zero when none is pending.
+// NextDue returns when the next sendable row becomes due, or zero when none is pending. Rows
+// queued behind an older pending row of their (app, notifier) do not count: they are due in
+// the past but cannot be sent, and counting them would make an idle worker spin through the
+// whole backoff of the row ahead of them.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'`).Scan(&t); err != nil {
+	if err := s.pool.QueryRow(ctx, `
+		SELECT min(o.next_attempt_at) FROM outbox o
+		WHERE o.status = 'pending'
+		  AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.app_id = o.app_id AND o2.notifier = o.notifier
+		                  AND o2.status = 'pending' AND o2.id < o.id)`).Scan(&t); err != nil {
 		return time.Time{}, fmt.Errorf("read outbox: %w", err)
 	}
 	return deref(t), nil
@@ -169,4 +176,43 @@ func (s *Store) Notifications(ctx context.Context, eventIDs []string, limit int)
 		}
 		return o, err
 	})
+}
+
+// ListenOutbox calls wake whenever any process queues notifications (Apply sends a NOTIFY in
+// the same transaction), so rows queued by poll-once, a silence or another replica go out at
+// once rather than at the worker's next poll. It holds one connection of its own, reconnects
+// after errors, and returns when ctx ends.
+func (s *Store) ListenOutbox(ctx context.Context, wake func()) {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Warn("outbox listener lost its connection; reconnecting", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A listening connection must not go back to the pool: close it instead.
+	conn := pc.Hijack()
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `LISTEN engagelab_outbox`); err != nil {
+		return err
+	}
+	wake() // rows may have been queued while we were not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

@@ -405,7 +405,7 @@ func TestDemo(t *testing.T) {
 	want := map[string]instant{
 		"checkout":  {0, 200, balance("5000.0000", "50.0000", "5050.0000")},
 		"signup":    {0, 200, balance("130.0000", "0.0000", "130.0000")},
-		"marketing": {0, 200, balance("12.0000", "5.0000", "17.0000")},
+		"marketing": {0, 200, balance("25.0000", "5.0000", "30.0000")},
 		"legacy":    {0, 200, balance("800.0000", "0.0000", "800.0000")},
 		"flaky":     {0, 200, balance("2500.0000", "0.0000", "2500.0000")},
 	}
@@ -425,6 +425,9 @@ func TestDemo(t *testing.T) {
 		{5 * time.Minute, 200, balance("5.0000", "0.0000", "5.0000")},
 		{6 * time.Minute, 200, balance("-20.0000", "0.0000", "-20.0000")},
 		{8 * time.Minute, 200, balance("1000.0000", "0.0000", "1000.0000")},
+	})
+	check(t, srv, c, "demo-marketing", "demo-secret-marketing", []instant{
+		{10 * time.Minute, 200, balance("-15.0000", "5.0000", "-10.0000")},
 	})
 	check(t, srv, c, "demo-flaky", "demo-secret-flaky", []instant{{5 * time.Minute, 500, `{"code":1000,"message":"internal error"}`}})
 }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
+)
+
+func TestPollOnceMixed(t *testing.T) {
+	t.Parallel()
+	apps := []fake.App{appHealthy, appNegative, appFailing}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps}.config(t)
+
+	r := cli(t, "poll-once", "--config", path)
+	r.want(t, 1)
+	want := "APP       RESULT                              CURRENCY  BALANCE   GIFT     TOTAL     EVENTS\n" +
+		"failing   server_error (HTTP 500, code 1000)  -         -         -        -         \n" +
+		"healthy   ok                                  USD       500.0000  25.5000  525.5000  \n" +
+		"negative  ok                                  USD       -12.3400  0.0000   -12.3400  alert.firing overdraft/critical\n"
+	if r.stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if got, want := r.errorLine(t), "monitor: 1 of 3 polls failed"; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+	for _, a := range apps {
+		if strings.Contains(r.stdout+r.stderr, a.DevSecret) {
+			t.Errorf("output contains the dev_secret of %s", a.Name)
+		}
+	}
+}
+
+func TestPollOnceAllHealthy(t *testing.T) {
+	t.Parallel()
+	apps := []fake.App{appHealthy, appNegative}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps}.config(t)
+
+	r := cli(t, "poll-once", "--config", path)
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "\nhealthy   ok ") || !strings.Contains(r.stdout, "\nnegative  ok ") {
+		t.Errorf("stdout does not show both apps ok:\n%s", r.stdout)
+	}
+}
+
+func TestPollOnceOneApp(t *testing.T) {
+	t.Parallel()
+	apps := []fake.App{appHealthy, appFailing}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps}.config(t)
+
+	r := cli(t, "poll-once", "--config", path, "--app", "healthy")
+	r.want(t, 0)
+	want := "APP      RESULT  CURRENCY  BALANCE   GIFT     TOTAL     EVENTS\n" +
+		"healthy  ok      USD       500.0000  25.5000  525.5000  \n"
+	if r.stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+
+	r = cli(t, "poll-once", "--config", path, "--app", "nosuch")
+	r.want(t, 2)
+	if got, want := r.errorLine(t), `monitor: poll-once: no app named "nosuch" in the config`; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
+
+func TestPollOnceDeliversWhatItCaused(t *testing.T) {
+	t.Parallel()
+	hook := startReceiver(t, http.StatusOK)
+	apps := []fake.App{appLow}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps,
+		notifiers: hook.webhook("hook"), notify: []string{"hook"}}.config(t)
+
+	r := cli(t, "poll-once", "--config", path)
+	r.want(t, 0)
+	got := hook.got()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d events before poll-once returned, want 1: %+v", len(got), got)
+	}
+	ev := got[0]
+	if ev.Type != "alert.firing" || ev.App != "low" || ev.Rule != "low_balance" || ev.Severity != "warning" || ev.TotalBalance != "50.0000" {
+		t.Errorf("event = %+v, want alert.firing low_balance/warning for low at 50.0000", ev)
+	}
+	if !strings.Contains(r.stdout, "alert.firing low_balance/warning") {
+		t.Errorf("the table does not show the event:\n%s", r.stdout)
+	}
+
+	// The alert is already firing: a second poll sends nothing new.
+	r = cli(t, "poll-once", "--config", path)
+	r.want(t, 0)
+	if n := len(hook.got()); n != 1 {
+		t.Errorf("after a second poll the receiver has %d events, want still 1", n)
+	}
+}
+
+func TestPollOnceUndelivered(t *testing.T) {
+	t.Parallel()
+	hook := startReceiver(t, http.StatusInternalServerError)
+	apps := []fake.App{appLow}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps,
+		notifiers: hook.webhook("hook"), notify: []string{"hook"}}.config(t)
+
+	r := cli(t, "poll-once", "--config", path, "--deliver-timeout", "2s")
+	r.want(t, 1)
+	want := "monitor: 1 notification is still undelivered after 2s; it stays in the outbox for `monitor serve` to deliver"
+	if got := r.errorLine(t); got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+	if len(hook.got()) == 0 {
+		t.Errorf("the receiver was never tried")
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// signalWriter tells the test when the verb has written something.
+type signalWriter struct {
+	lockedBuffer
+	wrote chan struct{}
+}
+
+func (s *signalWriter) Write(p []byte) (int, error) {
+	n, err := s.lockedBuffer.Write(p)
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestSimulate(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &signalWriter{wrote: make(chan struct{}, 1)}
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"monitor", "simulate", "--listen", addr}, stdout, &stderr) }()
+
+	// The banner is written after the listener is open, so requests can go from then on.
+	banner := "fake EngageLab balance API on http://" + addr + "/v1/balance with 5 apps:\n"
+	for !strings.Contains(stdout.String(), "  flaky ") {
+		select {
+		case <-stdout.wrote:
+		case code := <-done:
+			t.Fatalf("simulate exited %d before serving; stderr:\n%s", code, stderr.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("simulate printed no banner; stdout:\n%s", stdout.String())
+		}
+	}
+	if !strings.HasPrefix(stdout.String(), banner) || !strings.Contains(stdout.String(), "  checkout     dev_key demo-checkout\n") {
+		t.Errorf("stdout:\n%s\nwant it to start %q and list checkout's key", stdout.String(), banner)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/balance", nil)
+	req.SetBasicAuth("demo-checkout", "demo-secret-checkout")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("status %d, decode error %v", resp.StatusCode, err)
+	}
+	fourPlaces := regexp.MustCompile(`^-?\d+\.\d{4}$`)
+	for _, k := range []string{"balance", "gift_balance", "total_balance"} {
+		if !fourPlaces.MatchString(body[k]) {
+			t.Errorf("%s = %q, want an amount with 4 places", k, body[k])
+		}
+	}
+	if body["currency"] != "USD" || body["gift_balance"] != "50.0000" {
+		t.Errorf("body = %v, want USD with gift_balance 50.0000", body)
+	}
+	sum := decimal.RequireFromString(body["balance"]).Add(decimal.RequireFromString(body["gift_balance"]))
+	if sum.StringFixed(4) != body["total_balance"] {
+		t.Errorf("total_balance %s is not balance + gift_balance (%s)", body["total_balance"], sum.StringFixed(4))
+	}
+
+	req.SetBasicAuth("demo-checkout", "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong secret: status %d, want 401", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("simulate exited %d after cancel, want 0; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("simulate did not stop after its context was cancelled")
+	}
+}
+
+func TestSimulateBadScenario(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "scenario.yaml", "apps:\n  - {name: x, dev_key: k, dev_secret: s, balance: lots}\n")
+	r := cli(t, "simulate", "--listen", "127.0.0.1:0", "--scenario", path)
+	r.want(t, 2)
+	if got, want := r.errorLine(t), "monitor: scenario "+path+`: apps[0].balance: "lots" is not a decimal`; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
