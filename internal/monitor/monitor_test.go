@@ -238,3 +238,31 @@ func (b *syncBuffer) count(s string) int {
 }
 
 var _ http.Handler = (*fake.Server)(nil)
+
+// Two replicas on one database poll each scheduled slot once between them.
+func TestReplicasPollEachSlotOnce(t *testing.T) {
+	h := newHarness(t, fake.App{Name: "checkout", DevKey: "k", DevSecret: "s", Balance: "500"})
+	upstream := httptest.NewServer(h.fake)
+	defer upstream.Close()
+	cfg := h.config(upstream.URL, `apps: [{name: checkout, dev_key: k, dev_secret: s}]`)
+	stopA := h.start(cfg)
+	stopB := h.start(cfg)
+	h.waitPolls("checkout", 4)
+	stopA()
+	stopB()
+
+	st, err := store.Open(context.Background(), h.dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var snapshots, slots int
+	if err := st.Pool().QueryRow(context.Background(), `SELECT (SELECT count(*) FROM balance_snapshots), (SELECT count(*) FROM poll_slots)`).
+		Scan(&snapshots, &slots); err != nil {
+		t.Fatal(err)
+	}
+	requests := h.fake.Requests("k")
+	if snapshots < 3 || snapshots != slots || requests != snapshots {
+		t.Errorf("%d slots claimed, %d snapshots stored, %d requests upstream: want one poll per slot", slots, snapshots, requests)
+	}
+}

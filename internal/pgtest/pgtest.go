@@ -48,6 +48,13 @@ var (
 	templateErr  error
 )
 
+// EmptyURL creates a fresh database with no schema at all (for migration tests) and returns
+// its URL; it is dropped when the test ends.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return create(t, ServerURL(t), "")
+}
+
 // URL creates a fresh migrated database for this test and returns its URL; the database is
 // dropped when the test ends.
 func URL(t testing.TB) string {
@@ -57,6 +64,12 @@ func URL(t testing.TB) string {
 	if templateErr != nil {
 		t.Fatalf("prepare template database: %v", templateErr)
 	}
+	return create(t, server, templateName)
+}
+
+// create makes a database (a copy of template, unless it is empty) dropped at cleanup.
+func create(t testing.TB, server, template string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, server)
@@ -65,8 +78,12 @@ func URL(t testing.TB) string {
 	}
 	defer conn.Close(ctx)
 	name := "engagelab_t_" + randomHex(6)
+	stmt := fmt.Sprintf(`CREATE DATABASE %s`, name)
+	if template != "" {
+		stmt += " TEMPLATE " + template
+	}
 	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateName))
+		_, err = conn.Exec(ctx, stmt)
 		// Another process cloning the template at the same moment makes Postgres refuse.
 		if err == nil || attempt == 50 || !strings.Contains(err.Error(), "being accessed by other users") {
 			break

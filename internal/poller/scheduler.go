@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -115,6 +116,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // poll runs one poll of app for slot. stop is the scheduler's context: once it is done no new
 // poll starts. Scheduled polls wait a random jitter first so apps sharing a spec spread out.
 func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Time, jitter bool) {
+	// cron's Recover covers scheduled polls; start-up polls run outside cron and need their own.
+	defer func() {
+		if r := recover(); r != nil {
+			s.cfg.Logger.Error("poll panicked; the next one runs on schedule", "app", app, "panic", fmt.Sprint(r))
+		}
+	}()
 	if jitter && s.cfg.MaxJitter > 0 {
 		select {
 		case <-time.After(rand.N(s.cfg.MaxJitter)):
