@@ -163,7 +163,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if info.token != "" {
 			attrs = append(attrs, "token", info.token) // the token's name, never its value
 		}
-		s.Logger.Info("http request", attrs...)
+		level := slog.LevelInfo
+		if rw.status < 400 && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics") {
+			level = slog.LevelDebug // probes and scrapes every few seconds would drown the log
+		}
+		s.Logger.Log(r.Context(), level, "http request", attrs...)
 	})
 }
 
