@@ -79,13 +79,23 @@ func (w *Worker) Wake() {
 // process dies mid-attempt instead, the row's transaction rolls back and it is sent again later
 // (at least once, never lost; receivers drop duplicates by webhook-id).
 func (w *Worker) Run(ctx context.Context) error {
+	failing := 0 // store errors in a row: back off and log less while the database is away
 	for {
-		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			w.cfg.Logger.Error("delivery failed", "error", err)
-		}
 		wait := w.cfg.PollEvery
-		if next, err := w.cfg.Store.NextDue(ctx); err == nil && !next.IsZero() {
-			wait = min(wait, max(next.Sub(w.cfg.Clock()), 10*time.Millisecond))
+		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
+			failing++
+			if failing == 1 || failing%10 == 0 {
+				w.cfg.Logger.Error("delivery failed; the outbox keeps every row until it can be sent", "error", err, "failures_in_a_row", failing)
+			}
+			wait = min(w.cfg.PollEvery<<min(failing, 5), 30*time.Second)
+		} else {
+			if failing > 0 {
+				w.cfg.Logger.Info("delivery works again", "after_failures", failing)
+			}
+			failing = 0
+			if next, err := w.cfg.Store.NextDue(ctx); err == nil && !next.IsZero() {
+				wait = min(wait, max(next.Sub(w.cfg.Clock()), 10*time.Millisecond))
+			}
 		}
 		t := time.NewTimer(wait)
 		select {

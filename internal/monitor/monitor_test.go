@@ -26,6 +26,7 @@ type harness struct {
 	mu     sync.Mutex
 	polled map[string]int
 	cond   *sync.Cond
+	addr   string // HTTP address of the last service started
 }
 
 func newHarness(t *testing.T, apps ...fake.App) *harness {
@@ -72,6 +73,7 @@ func (h *harness) start(cfg *config.Config) (stop func()) {
 	go func() { done <- svc.Run(ctx) }()
 	select {
 	case <-svc.Ready():
+		h.addr = svc.Addr()
 	case err := <-done:
 		cancel()
 		h.t.Fatalf("service did not start: %v", err)

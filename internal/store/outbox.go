@@ -183,17 +183,25 @@ func (s *Store) Notifications(ctx context.Context, eventIDs []string, limit int)
 // once rather than at the worker's next poll. It holds one connection of its own, reconnects
 // after errors, and returns when ctx ends.
 func (s *Store) ListenOutbox(ctx context.Context, wake func()) {
+	wait := time.Second
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := s.listen(ctx, wake)
 		if ctx.Err() != nil {
 			return
 		}
-		s.logger.Warn("outbox listener lost its connection; reconnecting", "error", err)
+		if time.Since(start) > time.Minute {
+			wait = time.Second // it was working: retry promptly
+		}
+		if wait == time.Second {
+			s.logger.Warn("outbox listener lost its connection; reconnecting", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 
