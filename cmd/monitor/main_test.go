@@ -231,3 +231,27 @@ func TestVerbHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestStrayWordsAreUsageErrors(t *testing.T) {
+	t.Parallel()
+	r := cli(t, "serve", "extra", "--config", "/nonexistent.yaml")
+	r.want(t, 2)
+	if got, want := r.errorLine(t), `monitor: serve takes no arguments, only flags; unexpected "extra"`; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+	r = cli(t, "alerts", "--limit", "0")
+	r.want(t, 2)
+	if got, want := r.errorLine(t), "monitor: --limit must be between 1 and 10000, not 0"; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
+
+func TestFlagsAfterAWordStillCount(t *testing.T) {
+	t.Parallel()
+	// The config file does not exist: the error proves --config was read after the name.
+	r := cli(t, "test-notify", "ops", "--config", "/nonexistent/monitor.yaml")
+	r.want(t, 2)
+	if got, want := r.errorLine(t), "monitor: config file /nonexistent/monitor.yaml does not exist: pass --config FILE or set $MONITOR_CONFIG"; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}

@@ -28,7 +28,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "end, RFC 3339 (default now)")
 	step := fs.String("step", "", "bucket size: 1m 5m 15m 1h 6h 1d (default: raw snapshots)")
 	format := fs.String("format", "table", "table, csv or json")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *app == "" {
@@ -152,8 +152,11 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 	app := fs.String("app", "", "only this app")
 	all := fs.Bool("all", false, "show the event log (with delivery results) instead of firing alerts")
 	limit := fs.Int("limit", 50, "with --all: how many events")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageErr("--limit must be between 1 and 10000, not %d", *limit)
 	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {
@@ -254,7 +257,7 @@ func cmdSilence(ctx context.Context, e *env, args []string) error {
 	app := fs.String("app", "", "app name (required)")
 	forDur := fs.String("for", "", "how long, like 2h or 1d (required)")
 	reason := fs.String("reason", "", "why (required)")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *app == "" || *forDur == "" || strings.TrimSpace(*reason) == "" {
@@ -284,7 +287,7 @@ func cmdSilence(ctx context.Context, e *env, args []string) error {
 func cmdUnsilence(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("unsilence", e)
 	app := fs.String("app", "", "app name (required)")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *app == "" {

@@ -144,15 +144,42 @@ func flags(verb string, e *env) (*flag.FlagSet, *string) {
 // parse parses flags; a mistake is a usage error (exit 2). Positional arguments are returned.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(fs.Output(), "Usage: monitor %s [flags]; `monitor help` lists the verbs.\n\nFlags:\n", fs.Name())
-			fs.PrintDefaults()
-			return nil, err
+	// The flag package prints its own complaint before returning it; we print ours once.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				fmt.Fprintf(out, "Usage: monitor %s [flags]; `monitor help` lists the verbs.\n\nFlags:\n", fs.Name())
+				fs.PrintDefaults()
+				return nil, err
+			}
+			return nil, usageErr("%s: %v", fs.Name(), err)
 		}
-		return nil, usageErr("%s: %v", fs.Name(), err)
+		// Go's flag parsing stops at the first plain word; flags after it count too
+		// (`test-notify ops --config f`), so keep going past each word.
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return fs.Args(), nil
+}
+
+// parseFlags parses a verb that takes flags only: a stray word is a usage error, not
+// something to ignore (it would hide the flags after it).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErr("%s takes no arguments, only flags; unexpected %q", fs.Name(), rest[0])
+	}
+	return nil
 }
 
 func loadConfig(e *env, flagValue string) (*config.Config, error) {

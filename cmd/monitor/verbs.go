@@ -28,7 +28,7 @@ import (
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("serve", e)
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations at start")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(e, *cfgPath)
@@ -82,7 +82,7 @@ func checkListen(cfg *config.Config) error {
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("migrate", e)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(e, *cfgPath)
@@ -112,7 +112,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("check-config", e)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(e, *cfgPath)
@@ -147,7 +147,7 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 	var apps multiFlag
 	fs.Var(&apps, "app", "app to poll (repeatable; default all)")
 	deliverTimeout := fs.Duration("deliver-timeout", 30*time.Second, "how long to retry delivering the notifications this poll caused")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(e, *cfgPath)
@@ -364,7 +364,7 @@ func cmdSimulate(ctx context.Context, e *env, args []string) error {
 	fs, _ := flags("simulate", e)
 	listen := fs.String("listen", "127.0.0.1:8099", "address to serve the fake API on")
 	scenarioPath := fs.String("scenario", "", "scenario file (default: the built-in demo)")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	sc := fake.Demo()

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -213,16 +215,29 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var before time.Time
-	if v := q.Get("before"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "before must be an RFC 3339 time, "+timeExample)
+	// before is a time, or the id of the last event of the previous page: ids never skip
+	// events that share a timestamp.
+	var (
+		events []store.Event
+		err    error
+	)
+	switch v := q.Get("before"); {
+	case strings.HasPrefix(v, "evt_"):
+		events, err = s.Store.EventsBefore(r.Context(), app, v, limit)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("before: no event with id %q", v))
 			return
 		}
-		before = t
+	default:
+		var before time.Time
+		if v != "" {
+			if before, err = time.Parse(time.RFC3339, v); err != nil {
+				writeError(w, http.StatusBadRequest, "before must be an RFC 3339 time, "+timeExample+", or an event id")
+				return
+			}
+		}
+		events, err = s.Store.Events(r.Context(), app, before, limit)
 	}
-	events, err := s.Store.Events(r.Context(), app, before, limit)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -278,9 +293,9 @@ func (s *server) silence(w http.ResponseWriter, r *http.Request) {
 		}
 		until = t
 	case body.For != "":
-		d, err := time.ParseDuration(body.For)
+		d, err := config.ParseDuration(body.For) // "1d" as in the config and the CLI
 		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, "for must be a positive duration, like 2h or 30m")
+			writeError(w, http.StatusBadRequest, "for must be a positive duration, like 2h, 30m or 1d")
 			return
 		}
 		until = now.Add(d)

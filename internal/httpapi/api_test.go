@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,7 +197,7 @@ func TestBadRequests(t *testing.T) {
 		{"limit not a number", "GET", "/api/v1/events?limit=ten", "", 400, `limit must be a whole number from 1 to 1000`},
 		{"limit too large", "GET", "/api/v1/events?limit=1001", "", 400, `limit must be a whole number from 1 to 1000`},
 		{"limit zero", "GET", "/api/v1/events?limit=0", "", 400, `limit must be a whole number from 1 to 1000`},
-		{"before", "GET", "/api/v1/events?before=now", "", 400, `before must be an RFC 3339 time, like 2026-11-26T10:00:00Z`},
+		{"before", "GET", "/api/v1/events?before=now", "", 400, `before must be an RFC 3339 time, like 2026-11-26T10:00:00Z, or an event id`},
 		{"history of unknown app", "GET", "/api/v1/apps/nope/history", "", 404, `no app named \"nope\"`},
 		{"alerts of unknown app", "GET", "/api/v1/alerts?app=nope", "", 404, `no app named \"nope\"`},
 		{"events of unknown app", "GET", "/api/v1/events?app=nope", "", 404, `no app named \"nope\"`},
@@ -205,7 +206,7 @@ func TestBadRequests(t *testing.T) {
 		{"silence without until", "POST", "/api/v1/apps/checkout/silence", `{"reason":"x"}`, 400, `until is required (or for, a duration like 2h)`},
 		{"silence until not a time", "POST", "/api/v1/apps/checkout/silence", `{"until":"tomorrow"}`, 400, `until must be an RFC 3339 time, like 2026-11-26T10:00:00Z`},
 		{"silence until past", "POST", "/api/v1/apps/checkout/silence", `{"until":"2026-11-26T11:00:00Z"}`, 400, `until must be in the future`},
-		{"silence for", "POST", "/api/v1/apps/checkout/silence", `{"for":"-2h"}`, 400, `for must be a positive duration, like 2h or 30m`},
+		{"silence for", "POST", "/api/v1/apps/checkout/silence", `{"for":"-2h"}`, 400, `for must be a positive duration, like 2h, 30m or 1d`},
 		{"silence both", "POST", "/api/v1/apps/checkout/silence", `{"for":"2h","until":"2026-11-27T00:00:00Z"}`, 400, `give until or for, not both`},
 		{"silence unknown field", "POST", "/api/v1/apps/checkout/silence", `{"untill":"2026-11-27T00:00:00Z"}`, 400,
 			`the body must be JSON like {\"until\": \"2026-11-26T10:00:00Z\", \"reason\": \"recharge on the way\"}`},
@@ -269,4 +270,42 @@ func TestDashboard(t *testing.T) {
 	if again := e.get(t, "/").header.Get("Content-Security-Policy"); again == csp {
 		t.Error("the nonce did not change between two requests")
 	}
+}
+
+// Events written in one transaction share a timestamp; paging by event id neither skips nor
+// repeats them.
+func TestEventsPageByIDAcrossEqualTimestamps(t *testing.T) {
+	e := newEnv(t)
+	var evs []store.EventRecord
+	for _, id := range []string{"evt_a", "evt_b", "evt_c"} {
+		evs = append(evs, store.EventRecord{ID: id, Alert: alert.Money, Type: alert.Reminder, Rule: "low_balance",
+			Severity: alert.SeverityWarning, Since: at("2026-11-26T10:00:00Z"), At: at("2026-11-26T10:30:00Z"), Payload: []byte(`{"message":"m"}`)})
+	}
+	e.fire(t, "checkout", alert.Money, alert.Level{Rule: "low_balance", Severity: alert.SeverityWarning}, "2026-11-26T10:00:00Z", evs...)
+	var seen []string
+	next := ""
+	for range 4 {
+		path := "/api/v1/events?limit=1"
+		if next != "" {
+			path += "&before=" + next
+		}
+		resp := e.get(t, path)
+		var page struct {
+			Events []struct {
+				ID string `json:"id"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal([]byte(resp.body), &page); err != nil || resp.status != 200 {
+			t.Fatalf("%s: %d %s", path, resp.status, resp.body)
+		}
+		if len(page.Events) == 0 {
+			break
+		}
+		next = page.Events[0].ID
+		seen = append(seen, next)
+	}
+	if got := strings.Join(seen, ","); got != "evt_c,evt_b,evt_a" {
+		t.Errorf("pages gave %s, want evt_c,evt_b,evt_a", got)
+	}
+	check(t, e.get(t, "/api/v1/events?before=evt_nope"), 400, `{"error":"before: no event with id \"evt_nope\""}`+"\n")
 }

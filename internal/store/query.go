@@ -133,11 +133,32 @@ func (s *Store) Events(ctx context.Context, app string, before time.Time, limit 
 	if before.IsZero() {
 		before = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	return s.events(ctx, app, before, "", limit)
+}
+
+// EventsBefore pages the event log strictly after (older than) the event with id cursor, so
+// that events sharing a timestamp are neither skipped nor repeated. An unknown cursor is
+// ErrNotFound.
+func (s *Store) EventsBefore(ctx context.Context, app, cursor string, limit int) ([]Event, error) {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT created_at FROM alert_events WHERE id = $1`, cursor).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return s.events(ctx, app, at, cursor, limit)
+}
+
+// events lists events ordered by (created_at, id) descending, below the (before, beforeID)
+// key; an empty beforeID sorts below every id, so it means "strictly before the time".
+func (s *Store) events(ctx context.Context, app string, before time.Time, beforeID string, limit int) ([]Event, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.id, a.name, e.alert, e.type, e.rule, e.severity, e.since, e.created_at, e.silenced, e.payload
 		FROM alert_events e JOIN apps a ON a.id = e.app_id
-		WHERE ($1 = '' OR a.name = $1) AND e.created_at < $2
-		ORDER BY e.created_at DESC, e.id DESC LIMIT $3`, app, before.UTC(), limit)
+		WHERE ($1 = '' OR a.name = $1) AND (e.created_at, e.id) < ($2, $3)
+		ORDER BY e.created_at DESC, e.id DESC LIMIT $4`, app, before.UTC(), beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
