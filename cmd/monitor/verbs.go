@@ -257,7 +257,7 @@ func deliverFor(ctx context.Context, e *env, st *store.Store, notifiers map[stri
 	if len(eventIDs) == 0 {
 		return 0, nil
 	}
-	w := delivery.New(delivery.Config{Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: time.Second, Logger: e.logger})
+	w := delivery.New(delivery.Config{Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: time.Second, Logger: e.logger, Only: eventIDs})
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {

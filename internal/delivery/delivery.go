@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
@@ -31,9 +33,14 @@ type Config struct {
 	MaxBackoff  time.Duration // default 1h
 	PollEvery   time.Duration // how often an idle worker looks for due rows; default 2s
 	SendTimeout time.Duration // per attempt; default 30s
-	Clock       func() time.Time
-	Logger      *slog.Logger
-	Observer    Observer
+	// Concurrency is how many rows are sent at once, so one slow receiver does not hold up
+	// the others; default 4. Rows of one (app, notifier) still go one at a time, in order.
+	Concurrency int
+	// Only, when set, limits the worker to the rows of these events (poll-once).
+	Only     []string
+	Clock    func() time.Time
+	Logger   *slog.Logger
+	Observer Observer
 }
 
 // Worker delivers outbox rows. Several workers (in one or several processes) may run on one
@@ -50,6 +57,8 @@ func New(c Config) *Worker {
 	c.MaxBackoff = cmpOr(c.MaxBackoff, time.Hour)
 	c.PollEvery = cmpOr(c.PollEvery, 2*time.Second)
 	c.SendTimeout = cmpOr(c.SendTimeout, 30*time.Second)
+	c.Concurrency = max(c.Concurrency, 0)
+	c.Concurrency = cmpOr(c.Concurrency, 4)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -109,23 +118,39 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// Drain sends every row due now and returns how many rows it handled.
+// Drain sends every row due now, Concurrency at a time, and returns how many rows it handled.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
-	n := 0
+	var (
+		n    atomic.Int64
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
 	// A send that has started is finished (it is bounded by SendTimeout) even when ctx ends,
 	// so that a shutdown does not cut a request in half and send it again later.
 	sendCtx := context.WithoutCancel(ctx)
-	for ctx.Err() == nil {
-		found, err := w.cfg.Store.DeliverOne(sendCtx, w.cfg.Clock(), w.send)
-		if err != nil {
-			return n, err
-		}
-		if !found {
-			return n, nil
-		}
-		n++
+	for range w.cfg.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				found, err := w.cfg.Store.DeliverOne(sendCtx, w.cfg.Clock(), w.cfg.Only, w.send)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				if !found {
+					return
+				}
+				n.Add(1)
+			}
+		})
 	}
-	return n, ctx.Err()
+	wg.Wait()
+	if len(errs) > 0 {
+		return int(n.Load()), errs[0] // the same database error, as many times as there are senders
+	}
+	return int(n.Load()), ctx.Err()
 }
 
 func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
@@ -149,12 +174,15 @@ func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
 }
 
 func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) store.Outcome {
-	n, ok := w.cfg.Notifiers[d.Notifier]
-	if !ok {
-		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("notifier %q is no longer configured", d.Notifier)}
-	}
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
+	}
+	n, ok := w.cfg.Notifiers[d.Notifier]
+	if !ok {
+		// Another process (a replica mid-rollout, poll-once with a trimmed config) may know it:
+		// try again later, and let max_age retire a notifier that is really gone.
+		return store.Outcome{Status: store.Retry, Unsent: true, NextAttempt: now.Add(time.Minute),
+			Error: fmt.Sprintf("notifier %q is not configured in this process", d.Notifier)}
 	}
 	if d.Type == notify.TypeReminder && d.Superseded {
 		return store.Outcome{Status: store.Dropped}

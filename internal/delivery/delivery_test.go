@@ -529,3 +529,67 @@ func TestRowsBehindARetryingRowWaitForIt(t *testing.T) {
 		t.Errorf("next due in %v, want the hour the receiver asked for", wait)
 	}
 }
+
+// A row for a notifier this process does not know waits for a process that does (a replica
+// mid-rollout, or a poll-once with a trimmed config must not kill it).
+func TestRowsForAnUnknownNotifierWaitInsteadOfDying(t *testing.T) {
+	t.Parallel()
+	o := newOutbox(t, "checkout")
+	id := o.queue("checkout", alert.Firing, time.Now(), "pager")
+	w := delivery.New(delivery.Config{Store: o.st, Notifiers: map[string]notify.Notifier{}})
+	if n, err := w.Drain(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Drain = %d, %v; want the row handled once", n, err)
+	}
+	r := o.rows(id)[id+"/pager"]
+	if r.Status != "pending" || r.Attempts != 0 || r.LastError != `notifier "pager" is not configured in this process` {
+		t.Errorf("row = %+v; want it pending, unattempted, with the reason", r)
+	}
+	// A process that knows the notifier sends it once it is due again.
+	rc := newReceiver(t, ok)
+	if _, err := o.st.Pool().Exec(context.Background(), `UPDATE outbox SET next_attempt_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o.st, map[string]notify.Notifier{"pager": webhook(t, "pager", rc)})
+	if got := o.settled(id)[id+"/pager"]; got.Status != "delivered" || got.Attempts != 1 {
+		t.Errorf("row = %+v, want delivered at the first real attempt", got)
+	}
+	if len(rc.got()) != 1 {
+		t.Errorf("%d requests, want 1", len(rc.got()))
+	}
+}
+
+// poll-once delivers only what its own polls caused.
+func TestOnlyLimitsAWorkerToItsEvents(t *testing.T) {
+	t.Parallel()
+	o := newOutbox(t, "a", "b")
+	mine := o.queue("a", alert.Firing, time.Now(), "pager")
+	theirs := o.queue("b", alert.Firing, time.Now(), "pager")
+	rc := newReceiver(t, ok)
+	w := delivery.New(delivery.Config{Store: o.st, Notifiers: map[string]notify.Notifier{"pager": webhook(t, "pager", rc)}, Only: []string{mine}})
+	if n, err := w.Drain(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Drain = %d, %v; want exactly its own row", n, err)
+	}
+	rows := o.rows(mine, theirs)
+	if rows[mine+"/pager"].Status != "delivered" || rows[theirs+"/pager"].Status != "pending" {
+		t.Errorf("mine %s, theirs %s; want delivered and pending", rows[mine+"/pager"].Status, rows[theirs+"/pager"].Status)
+	}
+}
+
+// A receiver that hangs holds up only its own rows: the others go out meanwhile.
+func TestASlowReceiverDoesNotHoldUpTheOthers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := newReceiver(t, func(int, request) (int, http.Header, string) {
+		<-release
+		return http.StatusOK, nil, "ok"
+	})
+	fast := newReceiver(t, ok)
+	o := newOutbox(t, "a")
+	o.queue("a", alert.Firing, time.Now(), "slow")
+	quick := o.queue("a", alert.Firing, time.Now(), "fast")
+	run(t, o.st, map[string]notify.Notifier{"slow": webhook(t, "slow", slow), "fast": webhook(t, "fast", fast)})
+	t.Cleanup(func() { close(release) }) // runs before the worker's cleanup, which waits for the send
+	if got := o.settled(quick)[quick+"/fast"].Status; got != "delivered" {
+		t.Errorf("fast row %s while the slow receiver hangs, want delivered", got)
+	}
+}

@@ -154,7 +154,8 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	schedCtx, stopSched := context.WithCancel(ctx)
 	defer stopSched()
-	wg.Go(func() { _ = sched.Run(schedCtx) })
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); _ = sched.Run(schedCtx) }()
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDelivery()
 	wg.Go(func() { _ = pruner.Run(schedCtx) })
@@ -173,6 +174,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	log.Info("shutting down")
 	stopSched()
+	<-schedDone // polls in flight finish and queue what they caused
+	// Send what is due now, within bounds, so a clean stop leaves nothing behind that could go.
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if _, err := worker.Drain(drainCtx); err != nil && drainCtx.Err() == nil {
+		log.Warn("final delivery before stopping failed; the outbox keeps the rows", "error", err)
+	}
+	cancelDrain()
 	stopDelivery()
 	<-workerDone
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

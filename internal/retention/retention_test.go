@@ -45,7 +45,7 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeliverOne(ctx, now, func(context.Context, store.Delivery) store.Outcome {
+	if _, err := s.DeliverOne(ctx, now, nil, func(context.Context, store.Delivery) store.Outcome {
 		return store.Outcome{Status: store.Delivered}
 	}); err != nil {
 		t.Fatal(err)

@@ -49,7 +49,10 @@ type Outcome struct {
 // calls send while holding the row's lock, and records the outcome. Rows locked by another
 // worker are skipped, and so are the rows queued behind them, so two workers never send the
 // same row and each (app, notifier) is delivered in order. It reports whether a row was found.
-func (s *Store) DeliverOne(ctx context.Context, now time.Time, send func(context.Context, Delivery) Outcome) (bool, error) {
+//
+// only, when not empty, limits the claim to rows of those events (poll-once delivers what it
+// caused and leaves the rest to the service).
+func (s *Store) DeliverOne(ctx context.Context, now time.Time, only []string, send func(context.Context, Delivery) Outcome) (bool, error) {
 	found := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var d Delivery
@@ -62,11 +65,12 @@ func (s *Store) DeliverOne(ctx context.Context, now time.Time, send func(context
 			JOIN alert_events e ON e.id = o.event_id
 			JOIN apps a ON a.id = o.app_id
 			WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+			  AND (coalesce(cardinality($2::text[]), 0) = 0 OR o.event_id = ANY($2))
 			  AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.app_id = o.app_id AND o2.notifier = o.notifier
 			                  AND o2.status = 'pending' AND o2.id < o.id)
 			ORDER BY o.next_attempt_at, o.id
 			LIMIT 1
-			FOR UPDATE OF o SKIP LOCKED`, now.UTC()).
+			FOR UPDATE OF o SKIP LOCKED`, now.UTC(), only).
 			Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.Superseded)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -76,15 +80,15 @@ func (s *Store) DeliverOne(ctx context.Context, now time.Time, send func(context
 		}
 		found = true
 		out := send(ctx, d)
+		attempted := 1
+		if out.Status == Dropped || out.Unsent {
+			attempted = 0
+		}
 		switch out.Status {
 		case Retry:
-			_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
-				d.ID, out.NextAttempt.UTC(), out.Error)
+			_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + $4, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+				d.ID, out.NextAttempt.UTC(), out.Error, attempted)
 		case Delivered, Dead, Dropped:
-			attempted := 1
-			if out.Status == Dropped || out.Unsent {
-				attempted = 0
-			}
 			_, err = tx.Exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + $3, finished_at = $4, last_error = $5 WHERE id = $1`,
 				d.ID, string(out.Status), attempted, now.UTC(), out.Error)
 		default:
@@ -163,7 +167,7 @@ func (s *Store) Notifications(ctx context.Context, eventIDs []string, limit int)
 		SELECT o.id, o.event_id, a.name, o.notifier, e.type, o.status, o.attempts, o.last_error, o.created_at,
 			coalesce(o.finished_at, 'epoch'::timestamptz)
 		FROM outbox o JOIN alert_events e ON e.id = o.event_id JOIN apps a ON a.id = o.app_id
-		WHERE (cardinality($1::text[]) = 0 OR o.event_id = ANY($1))
+		WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR o.event_id = ANY($1))
 		ORDER BY o.id DESC LIMIT $2`, eventIDs, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
