@@ -223,6 +223,9 @@ func (p *Poller) apply(ctx context.Context, app config.App, snap *store.Snapshot
 	dec, err := p.cfg.Store.Apply(ctx, p.cfg.AppIDs[app.Name], snap, fail, func(ev store.Evaluation) (store.Decision, error) {
 		st := ev.State
 		silenceReason := ev.SilenceReason
+		if ev.Overtaken {
+			obs = nil // a newer poll was already evaluated: this one only adds history
+		}
 		if mutate != nil {
 			st = mutate(st)
 			silenceReason = reason

@@ -40,6 +40,10 @@ type Evaluation struct {
 	// Told lists, per firing alert, the notifiers already sent something about its current
 	// episode: they get its resolve whatever their min_severity.
 	Told map[alert.Kind][]string
+	// Overtaken is true when a newer poll of this app was already evaluated (two polls ran at
+	// once and this one lost the race to the lock): its result is history, not news, and must
+	// not move the alerts backwards.
+	Overtaken bool
 }
 
 // Decision is what the decide function returns: written in the same transaction.
@@ -92,11 +96,11 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 	var dec Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var ev Evaluation
-		var lastSuccess, silencedUntil *time.Time
+		var lastSuccess, silencedUntil, lastPolled *time.Time
 		err := tx.QueryRow(ctx, `
-			SELECT consecutive_failures, last_success_at, silenced_until, silence_reason
+			SELECT consecutive_failures, last_success_at, silenced_until, silence_reason, last_polled_at
 			FROM app_state WHERE app_id = $1 FOR UPDATE`, appID).
-			Scan(&ev.State.ConsecutiveFailures, &lastSuccess, &silencedUntil, &ev.SilenceReason)
+			Scan(&ev.State.ConsecutiveFailures, &lastSuccess, &silencedUntil, &ev.SilenceReason, &lastPolled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
 		}
@@ -105,6 +109,9 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 		}
 		ev.State.LastSuccessAt = deref(lastSuccess)
 		ev.State.SilencedUntil = deref(silencedUntil)
+		if polledAt := pollTime(snap, fail); !polledAt.IsZero() && lastPolled != nil && polledAt.Before(*lastPolled) {
+			ev.Overtaken = true
+		}
 
 		if snap != nil {
 			if _, err := tx.Exec(ctx, `
@@ -117,7 +124,7 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 				return err
 			}
 		}
-		if fail != nil {
+		if fail != nil && !ev.Overtaken {
 			if err := recordFailure(ctx, tx, appID, fail, ev.State.LastSuccessAt); err != nil {
 				return err
 			}
@@ -133,7 +140,7 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 				return err
 			}
 		}
-		if fail != nil {
+		if fail != nil && !ev.Overtaken {
 			ev.LastFailure = fail
 		}
 		if ev.Told, err = told(ctx, tx, appID, ev.State); err != nil {
@@ -144,7 +151,10 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 		if err != nil {
 			return err
 		}
-		return saveDecision(ctx, tx, appID, snap, fail, dec)
+		if ev.Overtaken {
+			snap, fail = nil, nil // history is stored; the newer poll's bookkeeping stands
+		}
+		return saveDecision(ctx, tx, appID, snap, fail, ev, dec)
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("store poll result: %w", err)
@@ -254,7 +264,20 @@ func told(ctx context.Context, tx pgx.Tx, appID int64, st alert.State) (map[aler
 	return out, nil
 }
 
-func saveDecision(ctx context.Context, tx pgx.Tx, appID int64, snap *Snapshot, fail *Failure, d Decision) error {
+func pollTime(snap *Snapshot, fail *Failure) time.Time {
+	switch {
+	case snap != nil:
+		return snap.PolledAt
+	case fail != nil:
+		return fail.At
+	}
+	return time.Time{}
+}
+
+func saveDecision(ctx context.Context, tx pgx.Tx, appID int64, snap *Snapshot, fail *Failure, prev Evaluation, d Decision) error {
+	if snap == nil && fail == nil && len(d.Events) == 0 && d.State == prev.State && d.SilenceReason == prev.SilenceReason {
+		return nil // a timer tick that changed nothing writes nothing
+	}
 	var lastPolled *time.Time
 	var lastFail []byte
 	if snap != nil {

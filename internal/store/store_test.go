@@ -145,3 +145,44 @@ func TestApplyPersistsStateEventsAndOutbox(t *testing.T) {
 		t.Errorf("outbox stats = %+v", st)
 	}
 }
+
+// Two polls of one app ran at once and the older one reached the lock last: it is stored as
+// history but flagged, so it cannot move the alerts backwards.
+func TestAnOvertakenPollIsFlagged(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, _ := s.EnsureApps(ctx, []string{"a"})
+	t1 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Second)
+	apply := func(at time.Time, total string) store.Evaluation {
+		d := decimal.RequireFromString(total)
+		var seen store.Evaluation
+		_, err := s.Apply(ctx, ids["a"], &store.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}, nil,
+			func(ev store.Evaluation) (store.Decision, error) {
+				seen = ev
+				ev.State.LastSuccessAt = at
+				return store.Decision{State: ev.State}, nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seen
+	}
+	if ev := apply(t2, "50.0000"); ev.Overtaken {
+		t.Error("the first poll is flagged as overtaken")
+	}
+	if ev := apply(t1, "500.0000"); !ev.Overtaken {
+		t.Error("an older poll evaluated after a newer one is not flagged")
+	}
+	pts, err := s.Snapshots(ctx, "a", t1.Add(-time.Minute), t2.Add(time.Minute), 10)
+	if err != nil || len(pts) != 2 {
+		t.Fatalf("%d snapshots (%v), want both stored", len(pts), err)
+	}
+	var lastPolled time.Time
+	if err := s.Pool().QueryRow(ctx, `SELECT last_polled_at FROM app_state WHERE app_id = $1`, ids["a"]).Scan(&lastPolled); err != nil {
+		t.Fatal(err)
+	}
+	if !lastPolled.Equal(t2) {
+		t.Errorf("last_polled_at = %v, want the newer poll's %v", lastPolled, t2)
+	}
+}
