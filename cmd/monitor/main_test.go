@@ -255,3 +255,22 @@ func TestFlagsAfterAWordStillCount(t *testing.T) {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 }
+
+func TestAMalformedDatabaseURLIsAConfigError(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(path, []byte(`
+database: {url: "postgres://u:p@host:notaport/db"}
+defaults: {thresholds: {warning: "100", critical: "20"}}
+apps: [{name: a, dev_key: k, dev_secret: s}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"check-config", "serve", "poll-once"} {
+		r := cli(t, verb, "--config", path)
+		r.want(t, 2)
+		if got, want := r.errorLine(t), "monitor: database.url is not a valid PostgreSQL connection string"; got != want {
+			t.Errorf("%s: error = %q, want %q", verb, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	var ve *config.ValidationError
-	if errors.As(err, &ve) {
+	if errors.As(err, &ve) || errors.Is(err, store.ErrBadURL) {
 		return 2
 	}
 	return 1

@@ -50,26 +50,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 func openStore(ctx context.Context, e *env, cfg *config.Config) (*store.Store, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	st, err := store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
-	if err != nil {
-		return nil, errors.New(oneLine(err.Error()))
-	}
-	return st, nil
-}
-
-// oneLine folds a multi-line message (pgx lists every connection attempt on its own line,
-// often the same one twice) into the one sentence a person at the terminal should see.
-func oneLine(msg string) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if l != "" && !seen[l] {
-			seen[l] = true
-			parts = append(parts, l)
-		}
-	}
-	return strings.Join(parts, " ")
+	return store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
 }
 
 // checkListen refuses to serve an unauthenticated API beyond loopback: a config mistake, exit 2.
@@ -120,6 +101,9 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := checkListen(cfg); err != nil {
+		return err
+	}
+	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
 		return err
 	}
 	if _, err := monitor.BuildNotifiers(cfg); err != nil {
@@ -299,7 +283,11 @@ func printPolls(e *env, results []poller.Result) {
 		switch {
 		case r.Snapshot != nil:
 			s := r.Snapshot
-			fmt.Fprintf(w, "%s\tok\t%s\t%s\t%s\t%s\t%s\n", r.App, s.Currency, s.Balance.StringFixed(4), s.GiftBalance.StringFixed(4), s.TotalBalance.StringFixed(4), events)
+			result := "ok"
+			if r.Err != nil {
+				result = "not stored"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.App, result, s.Currency, s.Balance.StringFixed(4), s.GiftBalance.StringFixed(4), s.TotalBalance.StringFixed(4), events)
 		case r.Failure != nil:
 			fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t%s\n", r.App, describeFailure(r.Failure), events)
 		default:

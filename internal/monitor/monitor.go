@@ -206,7 +206,7 @@ func (s *Service) connect(ctx context.Context) (*store.Store, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if s.opts.Config.Database.URL.Reveal() == "" || isConfigError(err) {
+		if errors.Is(err, store.ErrBadURL) {
 			return nil, err
 		}
 		s.opts.Logger.Warn("database not reachable; retrying", "retry_in", wait, "error", err)
@@ -218,9 +218,6 @@ func (s *Service) connect(ctx context.Context) (*store.Store, error) {
 	}
 }
 
-func isConfigError(err error) bool {
-	return err != nil && err.Error() == "database.url is not a valid PostgreSQL connection string"
-}
 
 // BuildNotifiers builds every configured notifier, joining errors.
 func BuildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {

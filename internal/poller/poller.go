@@ -155,8 +155,11 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 	}
 	if p.cfg.Observer != nil {
 		result := "success"
-		if res.Failure != nil {
+		switch {
+		case res.Failure != nil:
 			result = res.Failure.Kind
+		case serr != nil:
+			result = "not_stored" // the upstream answered but the database did not take it
 		}
 		p.cfg.Observer.ObservePoll(name, result, res.Took)
 	}

@@ -57,6 +57,21 @@ type alignedEvery struct{ d time.Duration }
 
 func (a alignedEvery) Next(t time.Time) time.Time { return t.UTC().Truncate(a.d).Add(a.d) }
 
+// slotAt returns the scheduled time a job running at now belongs to: the latest activation of
+// s at or before now. A job that cron started late (a loaded host, a GC pause) still claims
+// its own slot, so replicas agree on it.
+func slotAt(s cron.Schedule, now time.Time, interval time.Duration) time.Time {
+	now = now.UTC() // as cron runs (WithLocation(time.UTC)): a spec without CRON_TZ is UTC
+	if a, ok := s.(alignedEvery); ok {
+		return now.Truncate(a.d)
+	}
+	slot := now.Truncate(time.Second)
+	for t := s.Next(now.Add(-interval - time.Second)); !t.After(now); t = s.Next(t) {
+		slot = t.UTC()
+	}
+	return slot
+}
+
 // Run polls every app now, then on schedule, and ticks alerts on a timer, until ctx ends.
 // Polls in flight when ctx ends are finished (their results stored) before Run returns.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -76,7 +91,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, app := range s.cfg.Apps {
 		sched := Aligned(app.Cron)
 		c.Schedule(sched, cron.FuncJob(func() {
-			slot := time.Now().UTC().Truncate(time.Second)
+			slot := slotAt(sched, time.Now(), app.Interval)
 			s.poll(jobCtx, ctx, app.Name, slot, true)
 		}))
 	}
@@ -106,10 +121,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			return nil
 		case <-ticker.C:
-			if err := s.cfg.Poller.TickAll(jobCtx); err != nil {
-				log.Error("timer evaluation failed", "error", err)
-			}
+			s.tick(ctx)
 		}
+	}
+}
+
+// tick runs the timer evaluation of every app; a panic in it is logged, not fatal.
+func (s *Scheduler) tick(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.cfg.Logger.Error("timer evaluation panicked", "panic", fmt.Sprint(r))
+		}
+	}()
+	if err := s.cfg.Poller.TickAll(ctx); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.Error("timer evaluation failed", "error", err)
 	}
 }
 

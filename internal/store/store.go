@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
@@ -24,6 +25,18 @@ import (
 	"github.com/opsbalance/engagelab-monitor/migrations"
 )
 
+// ErrBadURL is returned by Open for a connection string pgx cannot parse: a configuration
+// mistake, not an outage, so there is no point in retrying.
+var ErrBadURL = errors.New("database.url is not a valid PostgreSQL connection string")
+
+// CheckURL reports whether dbURL is a connection string pgx can parse, without connecting.
+func CheckURL(dbURL string) error {
+	if _, err := pgxpool.ParseConfig(dbURL); err != nil {
+		return ErrBadURL
+	}
+	return nil
+}
+
 // Store is the database. It is safe for concurrent use.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -35,7 +48,7 @@ func Open(ctx context.Context, dbURL string, logger *slog.Logger) (*Store, error
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		// pgx's parse errors can quote the URL, password included.
-		return nil, errors.New("database.url is not a valid PostgreSQL connection string")
+		return nil, ErrBadURL
 	}
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())
@@ -58,10 +71,31 @@ func Open(ctx context.Context, dbURL string, logger *slog.Logger) (*Store, error
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database %s does not answer: %w", s.where(), err)
+		return &unreachableError{where: s.where(), err: err}
 	}
 	return nil
 }
+
+// unreachableError says in one line that the database does not answer: pgx lists every
+// connection attempt on a line of its own, often the same one twice.
+type unreachableError struct {
+	where string
+	err   error
+}
+
+func (e *unreachableError) Error() string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(e.err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !seen[l] {
+			seen[l] = true
+			parts = append(parts, l)
+		}
+	}
+	return fmt.Sprintf("database %s does not answer: %s", e.where, strings.Join(parts, " "))
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
 
 func (s *Store) where() string {
 	c := s.pool.Config().ConnConfig
