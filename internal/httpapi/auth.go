@@ -6,23 +6,30 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 )
 
-// sessionCookie holds "name.mac" where mac is an HMAC of the token's name keyed by the token
-// itself: the token never leaves the login request, any replica with the same config can
-// check it, and changing a token ends its sessions.
+// sessionCookie holds "name.expiry.mac" where mac is an HMAC of the token's name and the
+// session's expiry, keyed by the token itself: the token never leaves the login request, any
+// replica with the same config can check it, a stolen cookie stops working at its expiry,
+// and changing a token ends its sessions at once.
 const sessionCookie = "engagelab_session"
+
+// sessionLife is how long a dashboard login lasts.
+const sessionLife = 7 * 24 * time.Hour
 
 // auth checks bearer tokens and dashboard session cookies. With no tokens it lets every
 // request through (CheckListen keeps such a server on loopback).
 type auth struct {
 	tokens []config.Token
+	now    func() time.Time
 }
 
-func newAuth(tokens []config.Token) *auth { return &auth{tokens: tokens} }
+func newAuth(tokens []config.Token, now func() time.Time) *auth { return &auth{tokens: tokens, now: now} }
 
 func (a *auth) enabled() bool { return len(a.tokens) > 0 }
 
@@ -39,28 +46,33 @@ func (a *auth) byToken(presented string) (config.Token, bool) {
 	return found, ok == 1
 }
 
-func sessionMAC(t config.Token) string {
+func sessionMAC(t config.Token, expires string) string {
 	m := hmac.New(sha256.New, []byte(t.Token.Reveal()))
-	m.Write([]byte("engagelab-monitor session\x00" + t.Name))
+	m.Write([]byte("engagelab-monitor session\x00" + t.Name + "\x00" + expires))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (a *auth) sessionValue(t config.Token) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(t.Name)) + "." + sessionMAC(t)
+func (a *auth) sessionValue(t config.Token, expires time.Time) string {
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	return base64.RawURLEncoding.EncodeToString([]byte(t.Name)) + "." + exp + "." + sessionMAC(t, exp)
 }
 
-// bySession finds the token a session cookie was made from.
+// bySession finds the token a session cookie was made from, if the session has not expired.
 func (a *auth) bySession(value string) (config.Token, bool) {
-	enc, mac, ok := strings.Cut(value, ".")
-	if !ok {
+	parts := strings.Split(value, ".")
+	if len(parts) != 3 {
 		return config.Token{}, false
 	}
-	name, err := base64.RawURLEncoding.DecodeString(enc)
+	name, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
 		return config.Token{}, false
 	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || !a.now().Before(time.Unix(exp, 0)) {
+		return config.Token{}, false
+	}
 	for _, t := range a.tokens {
-		if t.Name == string(name) && hmac.Equal([]byte(mac), []byte(sessionMAC(t))) {
+		if t.Name == string(name) && hmac.Equal([]byte(parts[2]), []byte(sessionMAC(t, parts[1]))) {
 			return t, true
 		}
 	}
@@ -148,12 +160,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
-		Value:    s.auth.sessionValue(tok),
+		Value:    s.auth.sessionValue(tok, s.Clock().Add(sessionLife)),
 		Path:     "/",
 		HttpOnly: true,
 		Secure:   r.TLS != nil || strings.HasPrefix(s.Config.Config.HTTP.PublicURL, "https://"),
 		SameSite: http.SameSiteStrictMode,
-		MaxAge:   7 * 24 * 3600,
+		MaxAge:   int(sessionLife / time.Second),
 	})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

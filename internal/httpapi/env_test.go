@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type env struct {
 	url     string
 	logs    *syncBuffer
 	metrics *metrics.Metrics
+	later   atomic.Int64 // how far the server's clock is ahead of now, in nanoseconds
 }
 
 type syncBuffer struct {
@@ -82,7 +84,7 @@ func newEnv(t *testing.T, tokens ...config.Token) *env {
 		Config:   cfg,
 		Silencer: &silencer{st: st, ids: ids},
 		Metrics:  e.metrics,
-		Clock:    func() time.Time { return now },
+		Clock:    func() time.Time { return now.Add(time.Duration(e.later.Load())) },
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	srv := httptest.NewServer(h)

@@ -52,7 +52,7 @@ func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{Config: c, auth: newAuth(c.Config.HTTP.Tokens)}
+	s := &server{Config: c, auth: newAuth(c.Config.HTTP.Tokens, c.Clock)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

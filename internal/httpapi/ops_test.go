@@ -122,6 +122,12 @@ func TestDashboardSession(t *testing.T) {
 	forged := "Cookie: " + c.Name + "=" + strings.Replace(c.Value, ".", ".x", 1)
 	check(t, e.do(t, "GET", "/api/v1/alerts", "", "", forged), 401,
 		`{"error":"this path needs a token: send Authorization: Bearer <token>"}`+"\n")
+	// A session ends after 7 days, whatever the browser keeps.
+	e.later.Store(int64(7*24*time.Hour - time.Second))
+	check(t, e.do(t, "GET", "/api/v1/alerts", "", "", cookie), 200, `{"alerts":[]}`+"\n")
+	e.later.Store(int64(7 * 24 * time.Hour))
+	check(t, e.do(t, "GET", "/api/v1/alerts", "", "", cookie), 401,
+		`{"error":"this path needs a token: send Authorization: Bearer <token>"}`+"\n")
 }
 
 func TestCheckListen(t *testing.T) {
