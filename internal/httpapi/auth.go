@@ -29,7 +29,9 @@ type auth struct {
 	now    func() time.Time
 }
 
-func newAuth(tokens []config.Token, now func() time.Time) *auth { return &auth{tokens: tokens, now: now} }
+func newAuth(tokens []config.Token, now func() time.Time) *auth {
+	return &auth{tokens: tokens, now: now}
+}
 
 func (a *auth) enabled() bool { return len(a.tokens) > 0 }
 

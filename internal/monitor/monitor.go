@@ -218,7 +218,6 @@ func (s *Service) connect(ctx context.Context) (*store.Store, error) {
 	}
 }
 
-
 // BuildNotifiers builds every configured notifier, joining errors.
 func BuildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 	amount := map[string]string{}
