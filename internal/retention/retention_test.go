@@ -23,18 +23,9 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
-	// 12 snapshots per app, one every 10 days back from now: 0d, 10d, ..., 110d ago.
-	for _, app := range []string{"a", "b"} {
-		for i := range 12 {
-			d := decimal.RequireFromString(fmt.Sprintf("%d.0000", 100+i))
-			snap := &store.Snapshot{PolledAt: now.Add(-time.Duration(i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
-			if _, err := s.Apply(ctx, ids[app], snap, nil, keep); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// An old failure, an old delivered event and an old event whose notification is still pending.
-	old := now.Add(-100 * day)
+	// An old failure (110 days ago, before any snapshot), an old delivered event and an old
+	// event whose notification is still pending.
+	old := now.Add(-110 * day)
 	_, err = s.Apply(ctx, ids["a"], nil, &store.Failure{At: old, Kind: "server_error", HTTPStatus: 500, Code: 1000, Message: "x"},
 		func(ev store.Evaluation) (store.Decision, error) {
 			return store.Decision{State: ev.State, Events: []store.EventRecord{
@@ -44,6 +35,17 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 		})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 12 snapshots per app, one every 10 days from 110d ago up to now,
+	// stored oldest first as polls are (the old failure above came before them all).
+	for _, app := range []string{"a", "b"} {
+		for i := range 12 {
+			d := decimal.RequireFromString(fmt.Sprintf("%d.0000", 111-i))
+			snap := &store.Snapshot{PolledAt: now.Add(-time.Duration(110-i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
+			if _, err := s.Apply(ctx, ids[app], snap, nil, keep); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if _, err := s.DeliverOne(ctx, now, nil, func(context.Context, store.Delivery) store.Outcome {
 		return store.Outcome{Status: store.Delivered}
