@@ -73,19 +73,15 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 			return usageErr("--step must be one of 1m 5m 15m 1h 6h 1d, not %q", *step)
 		}
 	}
-	cfg, err := loadConfig(e, *cfgPath)
-	if err != nil {
-		return err
-	}
-	amount := "total_balance"
-	if a, ok := cfg.App(*app); ok {
-		amount = a.Amount
-	}
-	st, err := openStore(ctx, e, cfg)
+	cfg, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	amount := "total_balance" // an app no longer configured keeps its history
+	if a, ok := cfg.App(*app); ok {
+		amount = a.Amount
+	}
 
 	var header []string
 	var rows [][]string
@@ -158,11 +154,7 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 	if *limit < 1 || *limit > 10000 {
 		return usageErr("--limit must be between 1 and 10000, not %d", *limit)
 	}
-	cfg, err := loadConfig(e, *cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, e, cfg)
+	_, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -225,7 +217,11 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 }
 
 // silencer builds a poller just for silencing: it evaluates under the same row lock as serve.
-func silencer(ctx context.Context, e *env, cfg *config.Config, app string) (*poller.Poller, *store.Store, error) {
+func silencer(ctx context.Context, e *env, cfgPath, app string) (*poller.Poller, *store.Store, error) {
+	cfg, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
 	if _, ok := cfg.App(app); !ok {
 		return nil, nil, usageErr("no app named %q in the config", app)
 	}
@@ -267,11 +263,7 @@ func cmdSilence(ctx context.Context, e *env, args []string) error {
 	if err != nil || d <= 0 {
 		return usageErr("--for must be a positive duration like 2h or 1d")
 	}
-	cfg, err := loadConfig(e, *cfgPath)
-	if err != nil {
-		return err
-	}
-	p, st, err := silencer(ctx, e, cfg, *app)
+	p, st, err := silencer(ctx, e, *cfgPath, *app)
 	if err != nil {
 		return err
 	}
@@ -293,11 +285,7 @@ func cmdUnsilence(ctx context.Context, e *env, args []string) error {
 	if *app == "" {
 		return usageErr("unsilence needs --app NAME")
 	}
-	cfg, err := loadConfig(e, *cfgPath)
-	if err != nil {
-		return err
-	}
-	p, st, err := silencer(ctx, e, cfg, *app)
+	p, st, err := silencer(ctx, e, *cfgPath, *app)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,19 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 }
 
 // openStore connects once: verbs a person waits on fail fast instead of retrying.
+// configured loads the config and opens its database, failing fast.
+func configured(ctx context.Context, e *env, cfgPath string) (*config.Config, *store.Store, error) {
+	cfg, err := loadConfig(e, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, e, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
 func openStore(ctx context.Context, e *env, cfg *config.Config) (*store.Store, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -66,11 +79,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e, *cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, e, cfg)
+	_, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
 		return err
 	}
