@@ -54,6 +54,12 @@ func Open(ctx context.Context, dbURL string, logger *slog.Logger) (*Store, error
 		pgxdecimal.Register(conn.TypeMap())
 		return nil
 	}
+	if !strings.Contains(dbURL, "pool_max_conns") {
+		// pgx's default (the larger of 4 and the CPU count) is too few: each delivery in flight
+		// holds a connection while it waits on a receiver, and polls, ticks and the API need
+		// theirs meanwhile. pool_max_conns in the URL overrides this.
+		cfg.MaxConns = max(cfg.MaxConns, 16)
+	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "engagelab-monitor"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
