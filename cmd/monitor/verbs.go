@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -150,12 +151,14 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 	selected := cfg.Apps
 	if len(apps) > 0 {
 		selected = nil
-		for _, name := range apps {
+		for i, name := range apps {
 			a, ok := cfg.App(name)
 			if !ok {
 				return usageErr("poll-once: no app named %q in the config", name)
 			}
-			selected = append(selected, a)
+			if !slices.Contains(apps[:i], name) {
+				selected = append(selected, a)
+			}
 		}
 	}
 	notifiers, err := monitor.BuildNotifiers(cfg)
