@@ -10,7 +10,14 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'exit 0' INT TERM
+trap 'exit 0' INT TERM HUP
+
+for port in 8080 8099; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port on 127.0.0.1 is already in use (another demo still running?); stop it and try again" >&2
+    exit 1
+  fi
+done
 
 "$bin" simulate --listen 127.0.0.1:8099 | sed -u 's/^/[simulate] /' &
 pids+=($!)

@@ -47,7 +47,7 @@ if [[ -n "$pgbin" ]]; then
     rm -rf "$dir"
   }
   trap cleanup EXIT
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP
   "${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
     || { echo "with-postgres: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
   "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
