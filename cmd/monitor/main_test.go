@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 func cli(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"monitor"}, args...), &stdout, &stderr)
+	code := exitCode(run(context.Background(), append([]string{"monitor"}, args...), &stdout, &stderr), &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

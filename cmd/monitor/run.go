@@ -61,15 +61,22 @@ type env struct {
 	logger         *slog.Logger
 }
 
-// run is the whole program; it returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is the whole program. Its error is what went wrong, as one sentence; exitCode turns it
+// into the process's exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e := &env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv}
 	e.logger = newLogger(stderr, e.getenv)
 	err := dispatch(ctx, e, args[1:])
-	if err == nil {
-		return 0
-	}
 	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// exitCode prints err, if any, to stderr and returns the exit status: 2 for usage and config
+// mistakes, 1 for everything else that failed.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
 		return 0
 	}
 	fmt.Fprintf(stderr, "monitor: %s\n", strings.TrimSpace(err.Error()))
