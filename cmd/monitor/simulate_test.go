@@ -47,7 +47,9 @@ func TestSimulate(t *testing.T) {
 	stdout := &signalWriter{wrote: make(chan struct{}, 1)}
 	var stderr lockedBuffer
 	done := make(chan int, 1)
-	go func() { done <- exitCode(run(ctx, []string{"monitor", "simulate", "--listen", addr}, stdout, &stderr), &stderr) }()
+	go func() {
+		done <- exitCode(run(ctx, []string{"monitor", "simulate", "--listen", addr}, stdout, &stderr), &stderr)
+	}()
 
 	// The banner is written after the listener is open, so requests can go from then on.
 	banner := "fake EngageLab balance API on http://" + addr + "/v1/balance with 5 apps:\n"
