@@ -9,10 +9,11 @@ PG          := ./scripts/with-postgres.sh
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/monitor ./cmd/monitor
 
-## test: vet, staticcheck and every test with the race detector, against a real Postgres
+## test: gofmt, vet, staticcheck and every test with the race detector, against a real Postgres
 test: vet staticcheck gotest
 
 vet:
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 staticcheck:
