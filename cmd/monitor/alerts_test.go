@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -144,4 +146,67 @@ func TestSilenceUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// alerts prints firing alerts and the event log as CSV and JSON too, in the API's shapes.
+func TestAlertsFormats(t *testing.T) {
+	t.Parallel()
+	hook := startReceiver(t, http.StatusOK)
+	apps := []fake.App{appLow, appHealthy}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps,
+		notifiers: hook.webhook("hook"), notify: []string{"hook"}}.config(t)
+	cli(t, "poll-once", "--config", path).want(t, 0)
+
+	r := cli(t, "alerts", "--config", path, "--format", "csv")
+	r.want(t, 0)
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || strings.Join(rows[0], ",") != "app,alert,rule,severity,since,level_since" ||
+		strings.Join(rows[1][:4], ",") != "low,money,low_balance,warning" {
+		t.Errorf("csv = %q", rows)
+	}
+
+	r = cli(t, "alerts", "--config", path, "--format", "json")
+	r.want(t, 0)
+	var firing struct {
+		Alerts []struct{ App, Alert, Rule, Severity, Since string } `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &firing); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if len(firing.Alerts) != 1 || firing.Alerts[0].Rule != "low_balance" || firing.Alerts[0].Severity != "warning" {
+		t.Errorf("json alerts = %+v", firing.Alerts)
+	}
+
+	r = cli(t, "alerts", "--config", path, "--all", "--format", "json")
+	r.want(t, 0)
+	var log struct {
+		Events []struct {
+			Type, Rule, Message string
+			Deliveries          []struct{ Notifier, Status string } `json:"deliveries"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &log); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if len(log.Events) != 1 || log.Events[0].Type != "alert.firing" ||
+		log.Events[0].Message != "low: total balance 50.0000 USD is below the warning threshold 100.0000 USD" ||
+		len(log.Events[0].Deliveries) != 1 || log.Events[0].Deliveries[0].Status != "delivered" {
+		t.Errorf("json events = %+v", log.Events)
+	}
+
+	r = cli(t, "alerts", "--config", path, "--all", "--format", "csv")
+	r.want(t, 0)
+	rows, err = csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || strings.Join(rows[0], ",") != "at,id,app,alert,type,rule,severity,since,deliveries,message" ||
+		rows[1][8] != "hook: delivered" {
+		t.Errorf("csv events = %q", rows)
+	}
+
+	cli(t, "alerts", "--config", path, "--format", "xml").want(t, 2)
 }

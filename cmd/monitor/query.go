@@ -148,11 +148,15 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 	app := fs.String("app", "", "only this app")
 	all := fs.Bool("all", false, "show the event log (with delivery results) instead of firing alerts")
 	limit := fs.Int("limit", 50, "with --all: how many events")
+	format := fs.String("format", "table", "table, csv or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *limit < 1 || *limit > 10000 {
 		return usageErr("--limit must be between 1 and 10000, not %d", *limit)
+	}
+	if *format != "table" && *format != "csv" && *format != "json" {
+		return usageErr("--format must be table, csv or json, not %q", *format)
 	}
 	_, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
@@ -166,37 +170,107 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	defer w.Flush()
 	if !*all {
 		firing, err := st.FiringAlerts(ctx, *app)
 		if err != nil {
 			return err
 		}
-		if len(firing) == 0 {
-			fmt.Fprintln(w, "no alerts firing")
-			return nil
-		}
-		fmt.Fprintln(w, "APP\tALERT\tRULE\tSEVERITY\tSINCE\tFOR")
-		for _, f := range firing {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.App, f.Alert, f.Rule, f.Severity, f.Since.UTC().Format(time.RFC3339), time.Since(f.Since).Round(time.Second))
-		}
-		return nil
+		return writeFiring(e, *format, firing)
 	}
 	events, err := st.Events(ctx, *app, time.Time{}, *limit)
 	if err != nil {
 		return err
 	}
-	if len(events) == 0 {
-		fmt.Fprintln(w, "no events")
+	return writeEvents(e, *format, events)
+}
+
+// The JSON shapes are those of GET /api/v1/alerts and GET /api/v1/events.
+type alertJSON struct {
+	App        string `json:"app"`
+	Alert      string `json:"alert"`
+	Rule       string `json:"rule"`
+	Severity   string `json:"severity"`
+	Since      string `json:"since"`
+	LevelSince string `json:"level_since"`
+}
+
+type eventJSON struct {
+	ID         string         `json:"id"`
+	App        string         `json:"app"`
+	Alert      string         `json:"alert"`
+	Type       string         `json:"type"`
+	Rule       string         `json:"rule"`
+	Severity   string         `json:"severity"`
+	Since      string         `json:"since"`
+	At         string         `json:"at"`
+	Silenced   bool           `json:"silenced"`
+	Message    string         `json:"message"`
+	Deliveries []deliveryJSON `json:"deliveries"`
+}
+
+type deliveryJSON struct {
+	Notifier  string `json:"notifier"`
+	Status    string `json:"status"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+func rfcTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func writeJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeFiring(e *env, format string, firing []store.FiringAlert) error {
+	switch format {
+	case "json":
+		out := make([]alertJSON, len(firing))
+		for i, f := range firing {
+			out[i] = alertJSON{f.App, f.Alert, f.Rule, f.Severity, rfcTime(f.Since), rfcTime(f.LevelSince)}
+		}
+		return writeJSON(e, map[string]any{"alerts": out})
+	case "csv":
+		w := csv.NewWriter(e.stdout)
+		_ = w.Write([]string{"app", "alert", "rule", "severity", "since", "level_since"})
+		for _, f := range firing {
+			_ = w.Write([]string{f.App, f.Alert, f.Rule, f.Severity, rfcTime(f.Since), rfcTime(f.LevelSince)})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	if len(firing) == 0 {
+		fmt.Fprintln(w, "no alerts firing")
 		return nil
 	}
-	fmt.Fprintln(w, "TIME\tAPP\tTYPE\tRULE\tSEVERITY\tDELIVERIES\tMESSAGE")
-	for _, ev := range events {
+	fmt.Fprintln(w, "APP\tALERT\tRULE\tSEVERITY\tSINCE\tFOR")
+	for _, f := range firing {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.App, f.Alert, f.Rule, f.Severity, rfcTime(f.Since), time.Since(f.Since).Round(time.Second))
+	}
+	return nil
+}
+
+func writeEvents(e *env, format string, events []store.Event) error {
+	out := make([]eventJSON, len(events))
+	for i, ev := range events {
 		var body struct {
 			Message string `json:"message"`
 		}
-		_ = json.Unmarshal(ev.Payload, &body)
+		_ = json.Unmarshal(ev.Payload, &body) // a payload without a message shows none
+		out[i] = eventJSON{ID: ev.ID, App: ev.App, Alert: ev.Alert, Type: ev.Type, Rule: ev.Rule, Severity: ev.Severity,
+			Since: rfcTime(ev.Since), At: rfcTime(ev.At), Silenced: ev.Silenced, Message: body.Message, Deliveries: []deliveryJSON{}}
+		for _, d := range ev.Deliveries {
+			out[i].Deliveries = append(out[i].Deliveries, deliveryJSON{d.Notifier, d.Status, d.Attempts, d.LastError})
+		}
+	}
+	if format == "json" {
+		return writeJSON(e, map[string]any{"events": out})
+	}
+	// Table and CSV summarise the deliveries in one column.
+	summary := func(ev eventJSON) string {
 		var ds []string
 		for _, d := range ev.Deliveries {
 			s := d.Notifier + ": " + d.Status
@@ -209,9 +283,28 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 			ds = append(ds, "silenced")
 		}
 		if len(ds) == 0 {
-			ds = []string{"-"}
+			return "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.At.UTC().Format(time.RFC3339), ev.App, ev.Type, ev.Rule, ev.Severity, strings.Join(ds, "; "), body.Message)
+		return strings.Join(ds, "; ")
+	}
+	if format == "csv" {
+		w := csv.NewWriter(e.stdout)
+		_ = w.Write([]string{"at", "id", "app", "alert", "type", "rule", "severity", "since", "deliveries", "message"})
+		for _, ev := range out {
+			_ = w.Write([]string{ev.At, ev.ID, ev.App, ev.Alert, ev.Type, ev.Rule, ev.Severity, ev.Since, summary(ev), ev.Message})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	if len(out) == 0 {
+		fmt.Fprintln(w, "no events")
+		return nil
+	}
+	fmt.Fprintln(w, "TIME\tAPP\tTYPE\tRULE\tSEVERITY\tDELIVERIES\tMESSAGE")
+	for _, ev := range out {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.At, ev.App, ev.Type, ev.Rule, ev.Severity, summary(ev), ev.Message)
 	}
 	return nil
 }

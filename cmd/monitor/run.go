@@ -30,7 +30,8 @@ Verbs:
                                 poll now, store, alert, deliver; exit 1 if anything failed
   test-notify NAME              send a test message through one notifier
   history --app NAME [--since 7d | --from T --to T] [--step 1h] [--format table|csv|json]
-  alerts [--app NAME] [--all]   firing alerts, or the event log with --all
+  alerts [--app NAME] [--all] [--format table|csv|json]
+                                firing alerts, or the event log with --all
   silence --app NAME --for 2h --reason TEXT
   unsilence --app NAME
   simulate [--listen 127.0.0.1:8099] [--scenario FILE]

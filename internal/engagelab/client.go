@@ -98,25 +98,18 @@ func New(baseURL string, opts ...Option) *Client {
 // A transient failure is retried at most once, after a short jittered pause,
 // and only if ctx leaves time for it; 401 and 403 are never retried. Every
 // error is an *Error. A total that differs from balance + gift is returned
-// as is (the caller reports it) and logged as a warning.
+// as is: the caller, who knows which app it is, reports it (see Consistent).
 func (c *Client) Balance(ctx context.Context, devKey, devSecret string) (Balance, error) {
 	b, err := c.fetch(ctx, devKey, devSecret)
 	if err != nil && err.Transient() {
 		pause := c.pause()
 		if sleep(ctx, pause) {
-			c.logger.Info("engagelab: retrying balance request", "error", err, "pause", pause)
+			c.logger.Debug("engagelab: retrying balance request", "error", err, "pause", pause)
 			b, err = c.fetch(ctx, devKey, devSecret)
 		}
 	}
 	if err != nil {
 		return Balance{}, err
-	}
-	if !b.Consistent() {
-		c.logger.Warn("engagelab: total_balance differs from balance + gift_balance",
-			"currency", b.Currency,
-			"balance", b.Balance.StringFixed(4),
-			"gift_balance", b.GiftBalance.StringFixed(4),
-			"total_balance", b.TotalBalance.StringFixed(4))
 	}
 	return b, nil
 }

@@ -402,9 +402,9 @@ func TestBalanceInconsistentTotal(t *testing.T) {
 	if b.Consistent() {
 		t.Errorf("Consistent() = true, want false")
 	}
-	want := `level=WARN msg="engagelab: total_balance differs from balance + gift_balance" currency=USD balance=10.0000 gift_balance=1.0000 total_balance=12.0000` + "\n"
-	if logs.String() != want {
-		t.Errorf("log =\n%s\nwant\n%s", logs.String(), want)
+	// The poller, which knows the app, flags it in the log (internal/monitor tests that).
+	if logs.String() != "" {
+		t.Errorf("the client logged %q; reporting is the caller's", logs.String())
 	}
 }
 

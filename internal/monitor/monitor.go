@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
@@ -72,6 +73,49 @@ func (s *Service) Addr() string {
 // in the outbox), stop HTTP, close the database.
 func (s *Service) Run(ctx context.Context) error {
 	cfg, log := s.opts.Config, s.opts.Logger
+
+	// HTTP comes first, so that probes get answers while the database is awaited: /healthz
+	// says the process runs, /readyz says it is not ready yet.
+	listen := cfg.HTTP.Listen
+	if s.opts.Listen != "" {
+		listen = s.opts.Listen
+	}
+	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	var handler atomic.Pointer[http.Handler]
+	starting := startingHandler()
+	handler.Store(&starting)
+	srv := httpapi.NewServer(listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*handler.Load()).ServeHTTP(w, r)
+	}))
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.mu.Unlock()
+	httpErr := make(chan error, 1)
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+	}()
+	var stopHTTP sync.Once
+	shutdownHTTP := func() (err error) {
+		stopHTTP.Do(func() {
+			shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = srv.Shutdown(shutCtx)
+			<-httpDone
+		})
+		return err
+	}
+	defer shutdownHTTP() //nolint:errcheck // the normal path below reports it
+
 	st, err := s.connect(ctx)
 	if err != nil {
 		return err
@@ -124,34 +168,14 @@ func (s *Service) Run(ctx context.Context) error {
 		TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter, Logger: log, Polled: s.opts.Polled,
 	})
 
-	listen := cfg.HTTP.Listen
-	if s.opts.Listen != "" {
-		listen = s.opts.Listen
-	}
 	pruner, err := retention.New(retention.Config{Store: st, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events, Logger: log})
 	if err != nil {
 		return err
 	}
-	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", listen, err)
-	}
-	srv := httpapi.NewServer(listen, httpapi.New(httpapi.Config{Store: st, Config: cfg, Silencer: p, Metrics: m, Logger: log}))
-
-	s.mu.Lock()
-	s.addr = ln.Addr().String()
-	s.mu.Unlock()
+	api := httpapi.New(httpapi.Config{Store: st, Config: cfg, Silencer: p, Metrics: m, Logger: log})
+	handler.Store(&api)
 
 	var wg sync.WaitGroup
-	httpErr := make(chan error, 1)
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
-		}
-	})
 	schedCtx, stopSched := context.WithCancel(ctx)
 	defer stopSched()
 	schedDone := make(chan struct{})
@@ -183,12 +207,25 @@ func (s *Service) Run(ctx context.Context) error {
 	cancelDrain()
 	stopDelivery()
 	<-workerDone
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	runErr = errors.Join(runErr, srv.Shutdown(shutCtx))
+	runErr = errors.Join(runErr, shutdownHTTP())
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// startingHandler answers while the service waits for its database.
+func startingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"the monitor is starting: it is waiting for its database"}` + "\n"))
+	})
+	return mux
 }
 
 // connect opens the database, waiting and retrying (and saying so) while it is unreachable:

@@ -3,9 +3,11 @@ package monitor_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +28,8 @@ type harness struct {
 	mu     sync.Mutex
 	polled map[string]int
 	cond   *sync.Cond
-	addr   string // HTTP address of the last service started
+	addr   string    // HTTP address of the last service started
+	logTo  io.Writer // also receives the service's log when set
 }
 
 func newHarness(t *testing.T, apps ...fake.App) *harness {
@@ -61,7 +64,7 @@ func (h *harness) start(cfg *config.Config) (stop func()) {
 	svc := monitor.New(monitor.Options{
 		Config: cfg, Listen: "127.0.0.1:0", MaxJitter: time.Millisecond, TickEvery: 200 * time.Millisecond,
 		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Polled: func(r poller.Result) {
 			h.mu.Lock()
 			h.polled[r.App]++
@@ -112,6 +115,13 @@ func (h *harness) waitPolls(app string, n int) {
 		}
 		h.cond.Wait()
 	}
+}
+
+func (h *harness) logWriter() io.Writer {
+	if h.logTo != nil {
+		return io.MultiWriter(testWriter{h.t}, h.logTo)
+	}
+	return testWriter{h.t}
 }
 
 type testWriter struct{ t *testing.T }
@@ -203,10 +213,25 @@ defaults: {thresholds: {warning: "100", critical: "20"}}
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	svc := monitor.New(monitor.Options{Config: cfg, ConnectRetry: 200 * time.Millisecond,
+	svc := monitor.New(monitor.Options{Config: cfg, ConnectRetry: 200 * time.Millisecond, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	err = svc.Run(ctx)
-	if err != context.DeadlineExceeded {
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	// While it waits, probes get answers: alive, not ready.
+	for svc.Addr() == "" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503, "/api/v1/apps": 503} {
+		resp, err := http.Get("http://" + svc.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s while waiting for the database = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if err := <-done; err != context.DeadlineExceeded {
 		t.Fatalf("Run = %v, want it to keep waiting until its context ends", err)
 	}
 	if n := logs.count("database not reachable; retrying"); n < 2 {
@@ -266,5 +291,35 @@ func TestReplicasPollEachSlotOnce(t *testing.T) {
 	requests := h.fake.Requests("k")
 	if snapshots < 3 || snapshots != slots || requests != snapshots {
 		t.Errorf("%d slots claimed, %d snapshots stored, %d requests upstream: want one poll per slot", slots, snapshots, requests)
+	}
+}
+
+// A total that is not balance + gift is stored exactly as EngageLab sent it, and the log says
+// so, naming the app.
+func TestAnInconsistentTotalIsStoredAsReturnedAndFlagged(t *testing.T) {
+	h := newHarness(t, fake.App{Name: "checkout", DevKey: "k", DevSecret: "s", Balance: "10"})
+	h.fake.SetTotal("k", "10.0000", "1.0000", "12.0000")
+	upstream := httptest.NewServer(h.fake)
+	defer upstream.Close()
+	var logs syncBuffer
+	h.logTo = &logs
+	h.start(h.config(upstream.URL, `apps: [{name: checkout, dev_key: k, dev_secret: s}]`))
+	h.waitPolls("checkout", 1)
+
+	st, err := store.Open(context.Background(), h.dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pts, err := st.Snapshots(context.Background(), "checkout", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 10)
+	if err != nil || len(pts) == 0 {
+		t.Fatalf("%d snapshots, %v", len(pts), err)
+	}
+	if got := [3]string{pts[0].Balance.StringFixed(4), pts[0].GiftBalance.StringFixed(4), pts[0].TotalBalance.StringFixed(4)}; got != [3]string{"10.0000", "1.0000", "12.0000"} {
+		t.Errorf("stored %v, want the total as returned", got)
+	}
+	want := `msg="total_balance differs from balance + gift_balance; stored as returned" app=checkout currency=USD balance=10.0000 gift_balance=1.0000 total_balance=12.0000`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}
 }

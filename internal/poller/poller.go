@@ -142,6 +142,12 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 		res.Snapshot = &store.Snapshot{PolledAt: at, Currency: bal.Currency, Balance: bal.Balance, GiftBalance: bal.GiftBalance, TotalBalance: bal.TotalBalance}
 		obs.Snapshot = &alert.Snapshot{Currency: bal.Currency, Balance: bal.Balance, GiftBalance: bal.GiftBalance, TotalBalance: bal.TotalBalance}
 		log.Debug("polled", "total_balance", bal.TotalBalance.StringFixed(4), "took", res.Took)
+		if !bal.Consistent() {
+			// Stored as returned: the upstream computed it at one instant, and we do not "fix" money.
+			log.Warn("total_balance differs from balance + gift_balance; stored as returned",
+				"currency", bal.Currency, "balance", bal.Balance.StringFixed(4),
+				"gift_balance", bal.GiftBalance.StringFixed(4), "total_balance", bal.TotalBalance.StringFixed(4))
+		}
 	}
 
 	// Storing must not be cut short by a shutdown that arrives mid-poll: finish it.

@@ -124,8 +124,8 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 				return err
 			}
 		}
-		if fail != nil && !ev.Overtaken {
-			if err := recordFailure(ctx, tx, appID, fail, ev.State.LastSuccessAt); err != nil {
+		if fail != nil {
+			if err := recordFailure(ctx, tx, appID, fail, ev.State.LastSuccessAt, ev.Overtaken); err != nil {
 				return err
 			}
 		}
@@ -162,7 +162,11 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 	return dec, nil
 }
 
-func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure, lastSuccess time.Time) error {
+func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure, lastSuccess time.Time, overtaken bool) error {
+	if overtaken {
+		// Older than what is recorded: a row of its own, so the newest run stays intact.
+		return insertFailure(ctx, tx, appID, f)
+	}
 	// A run of identical failures since the last success is one row with a count.
 	tag, err := tx.Exec(ctx, `
 		UPDATE poll_failures SET last_at = $2, polls = polls + 1
@@ -175,7 +179,11 @@ func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure, last
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `
+	return insertFailure(ctx, tx, appID, f)
+}
+
+func insertFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure) error {
+	_, err := tx.Exec(ctx, `
 		INSERT INTO poll_failures (app_id, first_at, last_at, kind, http_status, code, message)
 		VALUES ($1, $2, $2, $3, $4, $5, $6)`, appID, f.At.UTC(), f.Kind, f.HTTPStatus, f.Code, f.Message)
 	if err != nil {
