@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
@@ -109,5 +112,43 @@ func TestPollOnceUndelivered(t *testing.T) {
 	}
 	if len(hook.got()) == 0 {
 		t.Errorf("the receiver was never tried")
+	}
+}
+
+// A receiver that fails twice and then accepts gets the notification within --deliver-timeout:
+// poll-once retries (with backoff) rather than leaving it to `monitor serve`.
+func TestPollOnceRetriesWithinDeliverTimeout(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		ids []string
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ids = append(ids, r.Header.Get("webhook-id"))
+		n := len(ids)
+		mu.Unlock()
+		if n <= 2 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(hook.Close)
+	apps := []fake.App{appLow}
+	notifiers := fmt.Sprintf("  - {name: hook, type: webhook, url: %q, secret: %s}\n", hook.URL+"/hook",
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") // a secret makes it send the webhook-id header
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps,
+		notifiers: notifiers, notify: []string{"hook"}}.config(t)
+
+	r := cli(t, "poll-once", "--config", path, "--deliver-timeout", "20s")
+	r.want(t, 0)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 {
+		t.Fatalf("receiver got %d requests, want 3 (two refused, then accepted)", len(ids))
+	}
+	if ids[0] == "" || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("webhook-ids %q, want the same non-empty id on every attempt", ids)
 	}
 }

@@ -226,9 +226,10 @@ func longestGap(s cron.Schedule) time.Duration {
 	}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	end := start.AddDate(1, 0, 0)
-	prev := s.Next(start)
+	prev := s.Next(start.Add(-time.Second)) // an activation at the very start counts
 	var gap time.Duration
-	for i := 0; i < 20000 && !prev.IsZero() && prev.Before(end); i++ {
+	// Measure at least one gap, so that a yearly (or four-yearly) spec has an interval too.
+	for i := 0; i < 20000 && !prev.IsZero() && (prev.Before(end) || gap == 0); i++ {
 		next := s.Next(prev)
 		if next.IsZero() {
 			break

@@ -460,3 +460,24 @@ func TestSecretFormatting(t *testing.T) {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// A schedule that runs once a year (or every four years) has an interval, not "never runs".
+func TestRareSchedules(t *testing.T) {
+	for spec, want := range map[string]time.Duration{
+		"0 0 1 1 *":  366 * 24 * time.Hour, // 2024 is a leap year
+		"0 0 29 2 *": 1461 * 24 * time.Hour,
+	} {
+		cfg, err := Parse([]byte(`
+database: {url: "postgres://x@localhost/db"}
+defaults: {thresholds: {warning: "100", critical: "20"}, stale_after: 4000d}
+apps: [{name: a, dev_key: k, dev_secret: s, schedule: "`+spec+`"}]
+`), func(string) (string, bool) { return "", false }, ".")
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		if got := cfg.Apps[0].Interval; got != want {
+			t.Errorf("%s: interval %v, want %v", spec, got, want)
+		}
+	}
+}

@@ -312,7 +312,9 @@ func TestBalanceTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("errors.Is(err, context.DeadlineExceeded) = false")
 	}
-	if took > deadline+200*time.Millisecond {
+	// The server holds the request for 10s: a client that ignored the deadline would take that
+	// long. The slack is for a loaded CI machine, not for the client.
+	if took > deadline+2*time.Second {
 		t.Errorf("Balance took %v, want at most the deadline %v plus a little", took, deadline)
 	}
 	if n.Load() != 1 {

@@ -411,6 +411,37 @@ func TestPollOnceBesideTheServiceFiresOnce(t *testing.T) {
 	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
 }
 
+// Failed polls store no snapshot, so nothing but the lock on the app's state row orders them:
+// four concurrent failed polls beside the service's own must still fire auth_failed once.
+// (With the lock taken out of store.Apply, 7 of 8 runs recorded two to four firings.)
+func TestConcurrentFailedPollsFireAuthFailedOnce(t *testing.T) {
+	t.Parallel()
+	s := newAlertSetup(t, "", "", "")
+	st := s.store()
+	p := s.poller(st)
+	s.start(s.cfg)
+	s.waitPolls("checkout", 1)
+
+	s.fake.Fail("k-checkout", fake.Failure{Status: 401, Code: 2001, Message: "invalid token"})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if res := p.Poll(context.Background(), "checkout"); res.Failure == nil || res.Failure.Kind != "auth_failed" {
+				t.Errorf("poll = %+v, want an auth failure", res.Failure)
+			}
+		})
+	}
+	wg.Wait()
+	s.morePolls(2)
+	s.rc.waitDelivered(t, "/pager", 1)
+	want := msg{Type: "alert.firing", Alert: "access", Rule: "auth_failed", Severity: "critical",
+		Balance: "150.0000", TotalBalance: "150.0000",
+		Message: "checkout: EngageLab rejected the API key (HTTP 401, code 2001: invalid token)",
+		Error:   &notify.EventError{HTTPStatus: 401, Code: 2001, Message: "invalid token"}}
+	diff(t, "event log", []string{"alert.firing auth_failed/critical"}, s.eventLog(st))
+	diff(t, "messages", []msg{want}, msgs(s.rc.delivered("/pager")))
+}
+
 func TestMinSeverityRoutesOnlyCriticalButAlwaysTheResolveOfWhatWasTold(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", "")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -29,8 +30,9 @@ type SchedulerConfig struct {
 
 // Scheduler polls every app once at start-up and then on its cron schedule, in UTC.
 type Scheduler struct {
-	cfg SchedulerConfig
-	sem chan struct{}
+	cfg  SchedulerConfig
+	sem  chan struct{}
+	busy map[string]*atomic.Bool // per app: a poll is in flight
 }
 
 // NewScheduler fills defaults.
@@ -41,7 +43,11 @@ func NewScheduler(c SchedulerConfig) *Scheduler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{cfg: c, sem: make(chan struct{}, c.MaxConcurrency)}
+	busy := make(map[string]*atomic.Bool, len(c.Apps))
+	for _, a := range c.Apps {
+		busy[a.Name] = new(atomic.Bool)
+	}
+	return &Scheduler{cfg: c, sem: make(chan struct{}, c.MaxConcurrency), busy: busy}
 }
 
 // Aligned makes robfig's "@every d" fire at UTC multiples of d instead of at start + n·d, so
@@ -154,6 +160,14 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 			return
 		}
 	}
+	// cron's SkipIfStillRunning covers its own ticks; this also covers the start-up poll, which
+	// runs outside cron and may still be waiting on a slow upstream when the first tick comes.
+	busy := s.busy[app]
+	if !busy.CompareAndSwap(false, true) {
+		s.cfg.Logger.Debug("previous poll still running; skipping this one", "app", app)
+		return
+	}
+	defer busy.Store(false)
 	select {
 	case s.sem <- struct{}{}:
 	case <-stop.Done():

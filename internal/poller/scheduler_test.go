@@ -24,13 +24,19 @@ import (
 // schedule and returns their config and a poller over client.
 func setup(t *testing.T, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App) {
 	t.Helper()
+	return setupEvery(t, "1s", n, client)
+}
+
+// setupEvery is setup on an "@every every" schedule.
+func setupEvery(t *testing.T, every string, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App) {
+	t.Helper()
 	var apps strings.Builder
 	for i := range n {
 		fmt.Fprintf(&apps, "  - {name: app%d, dev_key: k%d, dev_secret: s%d}\n", i, i, i)
 	}
 	cfg, err := config.Parse([]byte(`
 database: {url: "postgres://unused"}
-defaults: {schedule: "@every 1s", thresholds: {warning: "100", critical: "20"}}
+defaults: {schedule: "@every `+every+`", thresholds: {warning: "100", critical: "20"}}
 apps:
 `+apps.String()), func(string) (string, bool) { return "", false }, ".")
 	if err != nil {
@@ -77,11 +83,14 @@ func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	})
 	upstream := httptest.NewServer(slow)
 	defer upstream.Close()
-	_, p, apps := setup(t, 6, engagelab.New(upstream.URL))
+	// Hourly: only the start-up polls run, so every poll counted is one of them.
+	_, p, apps := setupEvery(t, "1h", 6, engagelab.New(upstream.URL))
 
 	var mu sync.Mutex
 	first := map[string]time.Time{}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The timeout only ends a run whose start-up polls did not all happen (checked below).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	start := time.Now()
 	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxConcurrency: 2, MaxJitter: time.Millisecond,
 		Polled: func(r poller.Result) {
@@ -97,13 +106,16 @@ func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	if err := s.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if len(first) != 6 {
+		t.Fatalf("%d of 6 apps polled at start-up", len(first))
+	}
 	if got := most.Load(); got != 2 {
 		t.Errorf("at most %d polls were in flight, want exactly max_concurrency = 2", got)
 	}
-	// Six 300 ms polls two at a time: everything is polled within seconds of start-up,
-	// without waiting for a schedule tick per app.
+	// Six 300 ms polls two at a time take about a second: everything is polled within seconds
+	// of start-up, not at the first hourly slot. The bound leaves room for a loaded machine.
 	for app, at := range first {
-		if d := at.Sub(start); d > 3*time.Second {
+		if d := at.Sub(start); d > 10*time.Second {
 			t.Errorf("%s first polled %v after start", app, d)
 		}
 	}
@@ -171,5 +183,46 @@ func TestSchedulerSurvivesAPanickingPoll(t *testing.T) {
 	}
 	if client.calls.Load() < 3 {
 		t.Errorf("client called %d times", client.calls.Load())
+	}
+}
+
+// cron's SkipIfStillRunning: a tick that comes while the app's previous poll still waits on the
+// upstream is skipped, not run beside it (nor queued behind it).
+func TestSchedulerSkipsATickWhileThePollStillRuns(t *testing.T) {
+	f := fake.New(fake.Scenario{Apps: fakeApps(1)}, nil)
+	var inFlight, most, requests atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(2500 * time.Millisecond)
+		f.ServeHTTP(w, r)
+	}))
+	defer upstream.Close()
+	_, p, apps := setup(t, 1, engagelab.New(upstream.URL))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	var polled atomic.Int32
+	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxJitter: time.Millisecond,
+		Polled: func(poller.Result) { polled.Add(1) }})
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := most.Load(); got != 1 {
+		t.Errorf("%d polls of the app were in flight at once, want 1", got)
+	}
+	// Six one-second ticks, each poll taking 2.5s: about three polls, not six.
+	if n := requests.Load(); n < 2 || n > 3 {
+		t.Errorf("%d requests upstream in 6s, want 2 or 3 (ticks skipped while a poll runs)", n)
+	}
+	if polled.Load() != requests.Load() {
+		t.Errorf("%d polls finished for %d requests", polled.Load(), requests.Load())
 	}
 }
