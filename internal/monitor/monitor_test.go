@@ -28,28 +28,33 @@ type harness struct {
 	mu     sync.Mutex
 	polled map[string]int
 	cond   *sync.Cond
-	addr   string    // HTTP address of the last service started
-	logTo  io.Writer // also receives the service's log when set
+	addr   string     // HTTP address of the last service started
+	logTo  io.Writer  // also receives the service's log when set
+	level  slog.Level // of the service's log; warnings by default
 }
 
 func newHarness(t *testing.T, apps ...fake.App) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: fake.New(fake.Scenario{Apps: apps}, nil), dbURL: pgtest.URL(t), polled: map[string]int{}}
+	h := &harness{t: t, fake: fake.New(fake.Scenario{Apps: apps}, nil), dbURL: pgtest.URL(t), polled: map[string]int{}, level: slog.LevelWarn}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
 
 func (h *harness) config(engagelabURL, extra string) *config.Config {
 	h.t.Helper()
+	httpLine := `http: {listen: "127.0.0.1:0"}`
+	if strings.Contains(extra, "\nhttp:") {
+		httpLine = "" // the test brings its own
+	}
 	yaml := fmt.Sprintf(`
 database: {url: "%s"}
 engagelab: {base_url: "%s", timeout: 2s}
-http: {listen: "127.0.0.1:0"}
+%s
 defaults:
   schedule: "@every 1s"
   thresholds: {warning: "100", critical: "20"}
   stale_after: 1h
-%s`, h.dbURL, engagelabURL, extra)
+%s`, h.dbURL, engagelabURL, httpLine, extra)
 	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false }, ".")
 	if err != nil {
 		h.t.Fatalf("config: %v", err)
@@ -64,7 +69,7 @@ func (h *harness) start(cfg *config.Config) (stop func()) {
 	svc := monitor.New(monitor.Options{
 		Config: cfg, Listen: "127.0.0.1:0", MaxJitter: time.Millisecond, TickEvery: 200 * time.Millisecond,
 		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: h.level})),
 		Polled: func(r poller.Result) {
 			h.mu.Lock()
 			h.polled[r.App]++
