@@ -43,7 +43,7 @@ func TestSilenceOverHTTP(t *testing.T) {
 		} `json:"apps"`
 	}
 	if err := json.Unmarshal([]byte(body), &apps); err != nil || len(apps.Apps) != 1 || apps.Apps[0].SilencedUntil == nil ||
-		apps.Apps[0].SilencedUntil.Sub(time.Now()) < 59*time.Minute {
+		time.Until(*apps.Apps[0].SilencedUntil) < 59*time.Minute {
 		t.Fatalf("apps while silenced = %s (%v)", body, err)
 	}
 
