@@ -261,6 +261,7 @@ func TestAMalformedDatabaseURLIsAConfigError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "monitor.yaml")
 	if err := os.WriteFile(path, []byte(`
 database: {url: "postgres://u:p@host:notaport/db"}
+http: {listen: "127.0.0.1:0"}
 defaults: {thresholds: {warning: "100", critical: "20"}}
 apps: [{name: a, dev_key: k, dev_secret: s}]
 `), 0o600); err != nil {

@@ -39,6 +39,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := checkListen(cfg); err != nil {
 		return err
 	}
+	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
+		return err
+	}
 	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate})
 	err = svc.Run(ctx)
 	if errors.Is(err, context.Canceled) {

@@ -83,6 +83,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
 		return err
 	}
+	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
+		return err // a mistake to fix, not an outage to wait out
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
