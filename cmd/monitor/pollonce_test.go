@@ -113,6 +113,14 @@ func TestPollOnceUndelivered(t *testing.T) {
 	if len(hook.got()) == 0 {
 		t.Errorf("the receiver was never tried")
 	}
+	// The event log says why it still waits.
+	r = cli(t, "alerts", "--all", "--config", path)
+	r.want(t, 0)
+	host := strings.TrimSuffix(hook.url, "/hook")
+	if !strings.Contains(r.stdout, "hook: pending after ") ||
+		!strings.Contains(r.stdout, "(webhook hook: "+host+" answered 500 Internal Server Error)") {
+		t.Errorf("alerts --all:\n%s\nwant the pending row with its attempts and last error", r.stdout)
+	}
 }
 
 // A receiver that fails twice and then accepts gets the notification within --deliver-timeout:

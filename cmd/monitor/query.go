@@ -274,8 +274,12 @@ func writeEvents(e *env, format string, events []store.Event) error {
 		var ds []string
 		for _, d := range ev.Deliveries {
 			s := d.Notifier + ": " + d.Status
-			if d.Status == "dead" && d.LastError != "" {
+			switch {
+			case d.Status == "dead" && d.LastError != "":
 				s += " (" + d.LastError + ")"
+			case d.Status == "pending" && d.LastError != "":
+				// Why it is still waiting: Slack down, a 429, a notifier this process lacks.
+				s += fmt.Sprintf(" after %d attempts (%s)", d.Attempts, d.LastError)
 			}
 			ds = append(ds, s)
 		}
