@@ -12,13 +12,10 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
-
-// Steps allowed for bucketed history, as in the HTTP API.
-var steps = map[string]time.Duration{"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
-	"1h": time.Hour, "6h": 6 * time.Hour, "1d": 24 * time.Hour}
 
 func cmdHistory(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("history", e)
@@ -69,7 +66,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	var stepDur time.Duration
 	if *step != "" {
 		var ok bool
-		if stepDur, ok = steps[*step]; !ok {
+		if stepDur, ok = httpapi.Steps[*step]; !ok {
 			return usageErr("--step must be one of 1m 5m 15m 1h 6h 1d, not %q", *step)
 		}
 	}
@@ -130,9 +127,7 @@ func writeRows(e *env, format string, header []string, rows [][]string, key stri
 				items[i][h] = r[j]
 			}
 		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{key: items})
+		return writeJSON(e, map[string]any{key: items})
 	default:
 		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(w, strings.ToUpper(strings.Join(header, "\t"))+"\t")
@@ -184,37 +179,6 @@ func cmdAlerts(ctx context.Context, e *env, args []string) error {
 	return writeEvents(e, *format, events)
 }
 
-// The JSON shapes are those of GET /api/v1/alerts and GET /api/v1/events.
-type alertJSON struct {
-	App        string `json:"app"`
-	Alert      string `json:"alert"`
-	Rule       string `json:"rule"`
-	Severity   string `json:"severity"`
-	Since      string `json:"since"`
-	LevelSince string `json:"level_since"`
-}
-
-type eventJSON struct {
-	ID         string         `json:"id"`
-	App        string         `json:"app"`
-	Alert      string         `json:"alert"`
-	Type       string         `json:"type"`
-	Rule       string         `json:"rule"`
-	Severity   string         `json:"severity"`
-	Since      string         `json:"since"`
-	At         string         `json:"at"`
-	Silenced   bool           `json:"silenced"`
-	Message    string         `json:"message"`
-	Deliveries []deliveryJSON `json:"deliveries"`
-}
-
-type deliveryJSON struct {
-	Notifier  string `json:"notifier"`
-	Status    string `json:"status"`
-	Attempts  int    `json:"attempts"`
-	LastError string `json:"last_error,omitempty"`
-}
-
 func rfcTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func writeJSON(e *env, v any) error {
@@ -223,14 +187,11 @@ func writeJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
+// writeFiring prints firing alerts; the JSON is GET /api/v1/alerts's.
 func writeFiring(e *env, format string, firing []store.FiringAlert) error {
 	switch format {
 	case "json":
-		out := make([]alertJSON, len(firing))
-		for i, f := range firing {
-			out[i] = alertJSON{f.App, f.Alert, f.Rule, f.Severity, rfcTime(f.Since), rfcTime(f.LevelSince)}
-		}
-		return writeJSON(e, map[string]any{"alerts": out})
+		return writeJSON(e, map[string]any{"alerts": httpapi.Alerts(firing)})
 	case "csv":
 		w := csv.NewWriter(e.stdout)
 		_ = w.Write([]string{"app", "alert", "rule", "severity", "since", "level_since"})
@@ -253,24 +214,13 @@ func writeFiring(e *env, format string, firing []store.FiringAlert) error {
 	return nil
 }
 
+// writeEvents prints the event log; the JSON is GET /api/v1/events's, and table and CSV
+// summarise the deliveries in one column.
 func writeEvents(e *env, format string, events []store.Event) error {
-	out := make([]eventJSON, len(events))
-	for i, ev := range events {
-		var body struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(ev.Payload, &body) // a payload without a message shows none
-		out[i] = eventJSON{ID: ev.ID, App: ev.App, Alert: ev.Alert, Type: ev.Type, Rule: ev.Rule, Severity: ev.Severity,
-			Since: rfcTime(ev.Since), At: rfcTime(ev.At), Silenced: ev.Silenced, Message: body.Message, Deliveries: []deliveryJSON{}}
-		for _, d := range ev.Deliveries {
-			out[i].Deliveries = append(out[i].Deliveries, deliveryJSON{d.Notifier, d.Status, d.Attempts, d.LastError})
-		}
-	}
 	if format == "json" {
-		return writeJSON(e, map[string]any{"events": out})
+		return writeJSON(e, map[string]any{"events": httpapi.Events(events)})
 	}
-	// Table and CSV summarise the deliveries in one column.
-	summary := func(ev eventJSON) string {
+	summary := func(ev store.Event) string {
 		var ds []string
 		for _, d := range ev.Deliveries {
 			s := d.Notifier + ": " + d.Status
@@ -294,21 +244,21 @@ func writeEvents(e *env, format string, events []store.Event) error {
 	if format == "csv" {
 		w := csv.NewWriter(e.stdout)
 		_ = w.Write([]string{"at", "id", "app", "alert", "type", "rule", "severity", "since", "deliveries", "message"})
-		for _, ev := range out {
-			_ = w.Write([]string{ev.At, ev.ID, ev.App, ev.Alert, ev.Type, ev.Rule, ev.Severity, ev.Since, summary(ev), ev.Message})
+		for _, ev := range events {
+			_ = w.Write([]string{rfcTime(ev.At), ev.ID, ev.App, ev.Alert, ev.Type, ev.Rule, ev.Severity, rfcTime(ev.Since), summary(ev), ev.Message})
 		}
 		w.Flush()
 		return w.Error()
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	defer w.Flush()
-	if len(out) == 0 {
+	if len(events) == 0 {
 		fmt.Fprintln(w, "no events")
 		return nil
 	}
 	fmt.Fprintln(w, "TIME\tAPP\tTYPE\tRULE\tSEVERITY\tDELIVERIES\tMESSAGE")
-	for _, ev := range out {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.At, ev.App, ev.Type, ev.Rule, ev.Severity, summary(ev), ev.Message)
+	for _, ev := range events {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rfcTime(ev.At), ev.App, ev.Type, ev.Rule, ev.Severity, summary(ev), ev.Message)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/monitor"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -86,7 +87,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return ee.code
 	}
 	var ve *config.ValidationError
-	if errors.As(err, &ve) || errors.Is(err, store.ErrBadURL) {
+	var ce *monitor.ConfigError
+	if errors.As(err, &ve) || errors.As(err, &ce) || errors.Is(err, store.ErrBadURL) {
 		return 2
 	}
 	return 1

@@ -19,7 +19,6 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
-	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/monitor"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
@@ -36,12 +35,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkListen(cfg); err != nil {
-		return err
-	}
-	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
-		return err
-	}
 	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate})
 	err = svc.Run(ctx)
 	if errors.Is(err, context.Canceled) {
@@ -50,7 +43,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-// openStore connects once: verbs a person waits on fail fast instead of retrying.
 // configured loads the config and opens its database, failing fast.
 func configured(ctx context.Context, e *env, cfgPath string) (*config.Config, *store.Store, error) {
 	cfg, err := loadConfig(e, cfgPath)
@@ -64,18 +56,11 @@ func configured(ctx context.Context, e *env, cfgPath string) (*config.Config, *s
 	return cfg, st, nil
 }
 
+// openStore connects once: verbs a person waits on fail fast instead of retrying.
 func openStore(ctx context.Context, e *env, cfg *config.Config) (*store.Store, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return store.Open(cctx, cfg.Database.URL.Reveal(), e.logger)
-}
-
-// checkListen refuses to serve an unauthenticated API beyond loopback: a config mistake, exit 2.
-func checkListen(cfg *config.Config) error {
-	if err := httpapi.CheckListen(cfg.HTTP.Listen, cfg.HTTP.Tokens); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	return nil
 }
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
@@ -113,14 +98,8 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkListen(cfg); err != nil {
+	if err := monitor.Check(cfg); err != nil {
 		return err
-	}
-	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
-		return err
-	}
-	if _, err := monitor.BuildNotifiers(cfg); err != nil {
-		return &exitError{code: 2, err: err}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "config %s is valid: %d apps, %d notifiers\n\n", config.Resolve(*cfgPath, e.getenv), len(cfg.Apps), len(cfg.Notifiers))

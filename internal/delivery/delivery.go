@@ -5,6 +5,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,13 +53,14 @@ type Worker struct {
 
 // New fills defaults.
 func New(c Config) *Worker {
-	c.MaxAge = cmpOr(c.MaxAge, 24*time.Hour)
-	c.BaseBackoff = cmpOr(c.BaseBackoff, 5*time.Second)
-	c.MaxBackoff = cmpOr(c.MaxBackoff, time.Hour)
-	c.PollEvery = cmpOr(c.PollEvery, 2*time.Second)
-	c.SendTimeout = cmpOr(c.SendTimeout, 30*time.Second)
-	c.Concurrency = max(c.Concurrency, 0)
-	c.Concurrency = cmpOr(c.Concurrency, 4)
+	c.MaxAge = cmp.Or(c.MaxAge, 24*time.Hour)
+	c.BaseBackoff = cmp.Or(c.BaseBackoff, 5*time.Second)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, time.Hour)
+	c.PollEvery = cmp.Or(c.PollEvery, 2*time.Second)
+	c.SendTimeout = cmp.Or(c.SendTimeout, 30*time.Second)
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -66,14 +68,6 @@ func New(c Config) *Worker {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{cfg: c, wake: make(chan struct{}, 1)}
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Wake makes a waiting Run look for due rows now.

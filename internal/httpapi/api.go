@@ -148,13 +148,23 @@ func (s *server) knownApp(w http.ResponseWriter, name string) bool {
 	return true
 }
 
-type alertJSON struct {
+// Alert is one firing alert as GET /api/v1/alerts (and `monitor alerts --format json`) show it.
+type Alert struct {
 	App        string `json:"app"`
 	Alert      string `json:"alert"`
 	Rule       string `json:"rule"`
 	Severity   string `json:"severity"`
 	Since      utc    `json:"since"`
 	LevelSince utc    `json:"level_since"`
+}
+
+// Alerts renders firing alerts in the API's shape.
+func Alerts(firing []store.FiringAlert) []Alert {
+	out := make([]Alert, 0, len(firing))
+	for _, f := range firing {
+		out = append(out, Alert{App: f.App, Alert: f.Alert, Rule: f.Rule, Severity: f.Severity, Since: utc(f.Since), LevelSince: utc(f.LevelSince)})
+	}
+	return out
 }
 
 func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
@@ -167,32 +177,45 @@ func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	out := make([]alertJSON, 0, len(firing))
-	for _, f := range firing {
-		out = append(out, alertJSON{App: f.App, Alert: f.Alert, Rule: f.Rule, Severity: f.Severity, Since: utc(f.Since), LevelSince: utc(f.LevelSince)})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": Alerts(firing)})
 }
 
-type deliveryJSON struct {
+// Delivery is what became of one notification of an event.
+type Delivery struct {
 	Notifier  string `json:"notifier"`
 	Status    string `json:"status"`
 	Attempts  int    `json:"attempts"`
 	LastError string `json:"last_error,omitempty"`
 }
 
-type eventJSON struct {
-	ID         string         `json:"id"`
-	App        string         `json:"app"`
-	Alert      string         `json:"alert"`
-	Type       string         `json:"type"`
-	Rule       string         `json:"rule"`
-	Severity   string         `json:"severity"`
-	Since      utc            `json:"since"`
-	At         utc            `json:"at"`
-	Silenced   bool           `json:"silenced"`
-	Message    string         `json:"message"`
-	Deliveries []deliveryJSON `json:"deliveries"`
+// Event is one entry of the event log as GET /api/v1/events (and `monitor alerts --all
+// --format json`) show it.
+type Event struct {
+	ID         string     `json:"id"`
+	App        string     `json:"app"`
+	Alert      string     `json:"alert"`
+	Type       string     `json:"type"`
+	Rule       string     `json:"rule"`
+	Severity   string     `json:"severity"`
+	Since      utc        `json:"since"`
+	At         utc        `json:"at"`
+	Silenced   bool       `json:"silenced"`
+	Message    string     `json:"message"`
+	Deliveries []Delivery `json:"deliveries"`
+}
+
+// Events renders the event log in the API's shape.
+func Events(events []store.Event) []Event {
+	out := make([]Event, 0, len(events))
+	for _, e := range events {
+		ev := Event{ID: e.ID, App: e.App, Alert: e.Alert, Type: e.Type, Rule: e.Rule, Severity: e.Severity,
+			Since: utc(e.Since), At: utc(e.At), Silenced: e.Silenced, Message: e.Message, Deliveries: []Delivery{}}
+		for _, d := range e.Deliveries {
+			ev.Deliveries = append(ev.Deliveries, Delivery{Notifier: d.Notifier, Status: d.Status, Attempts: d.Attempts, LastError: d.LastError})
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 const (
@@ -242,20 +265,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	out := make([]eventJSON, 0, len(events))
-	for _, e := range events {
-		var body struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(e.Payload, &body) // a payload without a message shows none
-		ev := eventJSON{ID: e.ID, App: e.App, Alert: e.Alert, Type: e.Type, Rule: e.Rule, Severity: e.Severity,
-			Since: utc(e.Since), At: utc(e.At), Silenced: e.Silenced, Message: body.Message, Deliveries: []deliveryJSON{}}
-		for _, d := range e.Deliveries {
-			ev.Deliveries = append(ev.Deliveries, deliveryJSON{Notifier: d.Notifier, Status: d.Status, Attempts: d.Attempts, LastError: d.LastError})
-		}
-		out = append(out, ev)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	writeJSON(w, http.StatusOK, map[string]any{"events": Events(events)})
 }
 
 func (s *server) silence(w http.ResponseWriter, r *http.Request) {

@@ -17,12 +17,14 @@ import (
 const maxPoints = 10000
 
 // steps are the bucket sizes the contract allows.
-var steps = map[string]time.Duration{
+// Steps are the bucket sizes history accepts, in the API and the CLI alike.
+var Steps = map[string]time.Duration{
 	"1m": time.Minute, "5m": 5 * time.Minute, "15m": 15 * time.Minute,
 	"1h": time.Hour, "6h": 6 * time.Hour, "1d": 24 * time.Hour,
 }
 
-const stepList = "1m, 5m, 15m, 1h, 6h or 1d"
+// StepList names Steps for error messages.
+const StepList = "1m, 5m, 15m, 1h, 6h or 1d"
 
 type pointJSON struct {
 	T            utc    `json:"t"`
@@ -90,7 +92,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		pts, err := s.Store.Snapshots(r.Context(), name, from, to, maxPoints)
 		if errors.Is(err, store.ErrTooManyPoints) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf(
-				"more than %d snapshots between from and to: add a step (%s) or narrow the range", maxPoints, stepList))
+				"more than %d snapshots between from and to: add a step (%s) or narrow the range", maxPoints, StepList))
 			return
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) { // a configured app not yet stored has no history
@@ -106,9 +108,9 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Points = points
 	} else {
-		step, ok := steps[v]
+		step, ok := Steps[v]
 		if !ok {
-			writeError(w, http.StatusBadRequest, "step must be one of "+stepList)
+			writeError(w, http.StatusBadRequest, "step must be one of "+StepList)
 			return
 		}
 		if to.Sub(from)/step > maxPoints {

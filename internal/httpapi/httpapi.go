@@ -55,10 +55,7 @@ func New(c Config) http.Handler {
 	s := &server{Config: c, auth: newAuth(c.Config.HTTP.Tokens, c.Clock)}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok"))
-	})
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if c.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(c.Metrics.Registry(), promhttp.HandlerOpts{}))
@@ -73,6 +70,11 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("POST /login", s.login)
 
 	return s.logRequests(s.authenticate(jsonErrors(mux)))
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,17 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Starting is the handler of a service still waiting for its database: /healthz says the
+// process runs, everything else (/readyz included) answers 503.
+func Starting() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusServiceUnavailable, "the monitor is starting: it is waiting for its database")
+	})
+	return mux
+}
+
 // NewServer serves h on addr with timeouts, so slow or idle clients cannot hold connections
 // forever. Request bodies are limited by the handler New returns.
 func NewServer(addr string, h http.Handler) *http.Server {

@@ -80,10 +80,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.Listen != "" {
 		listen = s.opts.Listen
 	}
-	if err := httpapi.CheckListen(listen, cfg.HTTP.Tokens); err != nil {
-		return err
-	}
-	if err := store.CheckURL(cfg.Database.URL.Reveal()); err != nil {
+	notifiers, err := check(cfg, listen)
+	if err != nil {
 		return err // a mistake to fix, not an outage to wait out
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -91,7 +89,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	var handler atomic.Pointer[http.Handler]
-	starting := startingHandler()
+	starting := httpapi.Starting()
 	handler.Store(&starting)
 	srv := httpapi.NewServer(listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*handler.Load()).ServeHTTP(w, r)
@@ -137,10 +135,6 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 
-	notifiers, err := BuildNotifiers(cfg)
-	if err != nil {
-		return err
-	}
 	names := make([]string, len(cfg.Apps))
 	for i, a := range cfg.Apps {
 		names[i] = a.Name
@@ -216,21 +210,6 @@ func (s *Service) Run(ctx context.Context) error {
 	return runErr
 }
 
-// startingHandler answers while the service waits for its database.
-func startingHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok"))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":"the monitor is starting: it is waiting for its database"}` + "\n"))
-	})
-	return mux
-}
-
 // connect opens the database, waiting and retrying (and saying so) while it is unreachable:
 // a service started before its database must not crash-loop.
 func (s *Service) connect(ctx context.Context) (*store.Store, error) {
@@ -256,6 +235,30 @@ func (s *Service) connect(ctx context.Context) (*store.Store, error) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// ConfigError is a refusal to start that only a change of configuration cures (the CLI exits
+// with status 2 for it).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Check reports, as a *ConfigError, what the service would refuse at start beyond what the
+// config loader validates: an unprotected non-loopback listener, a database URL that cannot
+// be parsed, a notifier that cannot be built.
+func Check(cfg *config.Config) error {
+	_, err := check(cfg, cfg.HTTP.Listen)
+	return err
+}
+
+func check(cfg *config.Config, listen string) (map[string]notify.Notifier, error) {
+	notifiers, err := BuildNotifiers(cfg)
+	err = errors.Join(httpapi.CheckListen(listen, cfg.HTTP.Tokens), store.CheckURL(cfg.Database.URL.Reveal()), err)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	return notifiers, nil
 }
 
 // BuildNotifiers builds every configured notifier, joining errors.

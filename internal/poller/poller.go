@@ -6,6 +6,7 @@
 package poller
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -63,7 +64,7 @@ func New(c Config) (*Poller, error) {
 	if c.Store == nil || c.Client == nil {
 		return nil, errors.New("poller: store and client are required")
 	}
-	c.Timeout = cmpOr(c.Timeout, 10*time.Second)
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
 	clock := c.Clock
 	if clock == nil {
 		clock = time.Now
@@ -86,17 +87,9 @@ func New(c Config) (*Poller, error) {
 		p.apps[a.Name] = a
 	}
 	for _, n := range c.Notifiers {
-		p.minSev[n.Name] = alert.Severity(cmpOr(n.MinSeverity, string(alert.SeverityWarning)))
+		p.minSev[n.Name] = alert.Severity(cmp.Or(n.MinSeverity, string(alert.SeverityWarning)))
 	}
 	return p, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Result is what one poll did.

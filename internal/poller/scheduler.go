@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,9 +38,9 @@ type Scheduler struct {
 
 // NewScheduler fills defaults.
 func NewScheduler(c SchedulerConfig) *Scheduler {
-	c.MaxConcurrency = cmpOr(c.MaxConcurrency, 16)
-	c.TickEvery = cmpOr(c.TickEvery, 15*time.Second)
-	c.MaxJitter = cmpOr(c.MaxJitter, 2*time.Second)
+	c.MaxConcurrency = cmp.Or(c.MaxConcurrency, 16)
+	c.TickEvery = cmp.Or(c.TickEvery, 15*time.Second)
+	c.MaxJitter = cmp.Or(c.MaxJitter, 2*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -122,6 +122,7 @@ type Event struct {
 	Since    time.Time
 	At       time.Time
 	Silenced bool
+	Message  string // the one-line message of the rendered payload
 	Payload  json.RawMessage
 	// Deliveries summarises the outbox rows: notifier -> status ("delivered", "pending", "dead: 404 ...").
 	Deliveries []OutboxRow
@@ -155,7 +156,8 @@ func (s *Store) EventsBefore(ctx context.Context, app, cursor string, limit int)
 // key; an empty beforeID sorts below every id, so it means "strictly before the time".
 func (s *Store) events(ctx context.Context, app string, before time.Time, beforeID string, limit int) ([]Event, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT e.id, a.name, e.alert, e.type, e.rule, e.severity, e.since, e.created_at, e.silenced, e.payload
+		SELECT e.id, a.name, e.alert, e.type, e.rule, e.severity, e.since, e.created_at, e.silenced,
+			coalesce(e.payload->>'message', ''), e.payload
 		FROM alert_events e JOIN apps a ON a.id = e.app_id
 		WHERE ($1 = '' OR a.name = $1) AND (e.created_at, e.id) < ($2, $3)
 		ORDER BY e.created_at DESC, e.id DESC LIMIT $4`, app, before.UTC(), beforeID, limit)
@@ -164,7 +166,7 @@ func (s *Store) events(ctx context.Context, app string, before time.Time, before
 	}
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
-		err := r.Scan(&e.ID, &e.App, &e.Alert, &e.Type, &e.Rule, &e.Severity, &e.Since, &e.At, &e.Silenced, &e.Payload)
+		err := r.Scan(&e.ID, &e.App, &e.Alert, &e.Type, &e.Rule, &e.Severity, &e.Since, &e.At, &e.Silenced, &e.Message, &e.Payload)
 		return e, err
 	})
 	if err != nil {
