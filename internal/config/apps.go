@@ -288,14 +288,7 @@ func (d *decoder) apps(root fields, notifiers []Notifier) []App {
 
 func (d *decoder) app(f fields, seen map[string]string, def settings, notifiers []Notifier) App {
 	a := App{Name: d.name(f, seen)}
-	key, ok := d.str(f, "dev_key")
-	switch {
-	case !f.has("dev_key"):
-		d.add(f.node, join(f.path, "dev_key"), "is required")
-	case ok && key == "":
-		d.add(f.get("dev_key"), join(f.path, "dev_key"), "must not be empty")
-	}
-	a.DevKey = key
+	a.DevKey = d.requiredStr(f, "dev_key", "is required")
 	a.DevSecret, _ = d.secret(f, "dev_secret", true)
 
 	s := d.settings(f, f.path, notifiers).merge(def)

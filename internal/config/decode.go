@@ -217,6 +217,18 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 }
 
 // secret reads key, or key_file, from f. Problems never include the value.
+// requiredStr reads a string that must be present (missing says how) and not empty.
+func (d *decoder) requiredStr(f fields, key, missing string) string {
+	v, ok := d.str(f, key)
+	switch {
+	case !f.has(key):
+		d.add(f.node, join(f.path, key), "%s", missing)
+	case ok && v == "":
+		d.add(f.get(key), join(f.path, key), "must not be empty")
+	}
+	return v
+}
+
 func (d *decoder) secret(f fields, key string, required bool) (Secret, bool) {
 	fileKey := key + "_file"
 	inline, file := f.get(key), f.get(fileKey)

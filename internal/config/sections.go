@@ -285,14 +285,7 @@ func (d *decoder) slack(f fields, nt *Notifier) {
 		}
 	default:
 		nt.Token, _ = d.secret(f, "token", true)
-		channel, ok := d.str(f, "channel")
-		switch {
-		case !f.has("channel"):
-			d.add(f.node, join(f.path, "channel"), "is required with token")
-		case ok && channel == "":
-			d.add(f.get("channel"), join(f.path, "channel"), "must not be empty")
-		}
-		nt.Channel = channel
+		nt.Channel = d.requiredStr(f, "channel", "is required with token")
 	}
 	nt.APIURL, _ = d.httpURL(f, "api_url")
 }
