@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/monitor"
+	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -87,7 +87,7 @@ func exitCode(err error, stderr io.Writer) int {
 		return ee.code
 	}
 	var ve *config.ValidationError
-	var ce *monitor.ConfigError
+	var ce *app.ConfigError
 	if errors.As(err, &ve) || errors.As(err, &ce) || errors.Is(err, store.ErrBadURL) {
 		return 2
 	}

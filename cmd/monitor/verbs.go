@@ -19,7 +19,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
-	"github.com/opsbalance/engagelab-monitor/internal/monitor"
+	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -35,7 +35,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := monitor.New(monitor.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate})
+	svc := app.New(app.Options{Config: cfg, Logger: e.logger, NoMigrate: *noMigrate})
 	err = svc.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -98,7 +98,7 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := monitor.Check(cfg); err != nil {
+	if err := app.Check(cfg); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -143,7 +143,7 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
-	notifiers, err := monitor.BuildNotifiers(cfg)
+	notifiers, err := app.BuildNotifiers(cfg)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -316,7 +316,7 @@ func cmdTestNotify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	notifiers, err := monitor.BuildNotifiers(cfg)
+	notifiers, err := app.BuildNotifiers(cfg)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

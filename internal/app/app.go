@@ -1,7 +1,7 @@
-// Package monitor assembles the service from its parts (store, poller, scheduler, delivery
+// Package app assembles the service from its parts (store, poller, scheduler, delivery
 // worker, HTTP server) and runs it until its context ends. It is what `monitor serve` runs and
 // what end-to-end tests start in-process on port 0.
-package monitor
+package app
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package monitor_test
+package app_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
-	"github.com/opsbalance/engagelab-monitor/internal/monitor"
+	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -66,7 +66,7 @@ defaults:
 func (h *harness) start(cfg *config.Config) (stop func()) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc := monitor.New(monitor.Options{
+	svc := app.New(app.Options{
 		Config: cfg, Listen: "127.0.0.1:0", MaxJitter: time.Millisecond, TickEvery: 200 * time.Millisecond,
 		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: h.level})),
@@ -218,7 +218,7 @@ defaults: {thresholds: {warning: "100", critical: "20"}}
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	svc := monitor.New(monitor.Options{Config: cfg, ConnectRetry: 200 * time.Millisecond, Listen: "127.0.0.1:0",
+	svc := app.New(app.Options{Config: cfg, ConnectRetry: 200 * time.Millisecond, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()

@@ -1,4 +1,4 @@
-package monitor_test
+package app_test
 
 import (
 	"encoding/json"
