@@ -11,8 +11,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/app"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
