@@ -12,13 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/shopspring/decimal"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // storeSnapshots writes snapshots of app straight into the database, as polls would have.
-func storeSnapshots(t *testing.T, dbURL, app string, snaps ...store.Snapshot) {
+func storeSnapshots(t *testing.T, dbURL, app string, snaps ...balance.Snapshot) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
@@ -40,12 +41,12 @@ func storeSnapshots(t *testing.T, dbURL, app string, snaps ...store.Snapshot) {
 	}
 }
 
-func snap(at, balance, gift, total string) store.Snapshot {
+func snap(at, paid, gift, total string) balance.Snapshot {
 	t, err := time.Parse(time.RFC3339, at)
 	if err != nil {
 		panic(err)
 	}
-	return store.Snapshot{PolledAt: t, Currency: "USD", Balance: decimal.RequireFromString(balance),
+	return balance.Snapshot{PolledAt: t, Currency: "USD", Balance: decimal.RequireFromString(paid),
 		GiftBalance: decimal.RequireFromString(gift), TotalBalance: decimal.RequireFromString(total)}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/app"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
@@ -291,8 +292,8 @@ func printPolls(e *env, results []poller.Result) {
 	w.Flush()
 }
 
-func describeFailure(f *store.Failure) string {
-	s := f.Kind
+func describeFailure(f *balance.Failure) string {
+	s := string(f.Kind)
 	if f.HTTPStatus != 0 {
 		s += fmt.Sprintf(" (HTTP %d", f.HTTPStatus)
 		if f.Code != 0 {

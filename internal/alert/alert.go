@@ -11,6 +11,7 @@ package alert
 import (
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 )
 
@@ -42,8 +43,7 @@ const (
 	Resolved    EventType = "alert.resolved"
 )
 
-// Rule names, as stored and shown to users. The two access rules double as
-// the Failure.Kind values that fire them.
+// Rule names, as stored and shown to users.
 const (
 	RuleLowBalance     = "low_balance"
 	RuleOverdraft      = "overdraft"
@@ -52,12 +52,6 @@ const (
 	RuleAppUnavailable = "app_unavailable"
 	RulePollFailing    = "poll_failing"
 	RuleStale          = "stale"
-)
-
-// Values of Rules.Amount.
-const (
-	AmountTotalBalance = "total_balance"
-	AmountBalance      = "balance"
 )
 
 // Level is a rung on an alert's ladder; the zero Level means "not firing".
@@ -127,28 +121,13 @@ func (s State) Alert(k Kind) AlertState {
 	return AlertState{}
 }
 
-// Snapshot is the result of a successful poll.
-type Snapshot struct {
-	Currency                           string
-	Balance, GiftBalance, TotalBalance decimal.Decimal
-}
-
-// Failure is a failed poll, already classified by the caller.
-type Failure struct {
-	// Kind is RuleAuthFailed (401), RuleAppUnavailable (403/2002), or
-	// anything else ("server_error", "timeout", "network",
-	// "invalid_response", "unexpected_status"), which is a data failure.
-	Kind       string
-	HTTPStatus int
-	Code       int
-	Message    string
-}
-
-func (f *Failure) accessLevel() Level {
+// accessLevel is the access level a failed poll fires: only an answer that says the key or
+// the app is unusable does; anything else is a data failure.
+func accessLevel(f *balance.Failure) Level {
 	switch f.Kind {
-	case RuleAuthFailed:
+	case balance.AuthFailed:
 		return authFailed
-	case RuleAppUnavailable:
+	case balance.AppUnavailable:
 		return appUnavailable
 	}
 	return Level{}
@@ -158,13 +137,13 @@ func (f *Failure) accessLevel() Level {
 // Failure is set (one with neither counts as a tick).
 type Observation struct {
 	At       time.Time
-	Snapshot *Snapshot
-	Failure  *Failure
+	Snapshot *balance.Snapshot
+	Failure  *balance.Failure
 }
 
 // Rules are an app's configured alert rules.
 type Rules struct {
-	Amount             string           // AmountTotalBalance (also when empty) or AmountBalance: what low_balance compares
+	Amount             string           // balance.AmountTotalBalance (also when empty) or balance.AmountBalance: what low_balance compares
 	Warning, Critical  decimal.Decimal  // Critical < Warning
 	ResolveMargin      decimal.Decimal  // >= 0
 	OverdraftWarnRatio decimal.Decimal  // in (0, 1]
@@ -204,7 +183,7 @@ type Event struct {
 	// access or data alert: an access failure for access events, any
 	// failure for data events. Nil on Resolved, for money, and on a tick
 	// (State does not keep the last failure).
-	Failure *Failure
+	Failure *balance.Failure
 	// Silenced events are recorded but must not be sent.
 	Silenced bool
 }
@@ -244,8 +223,8 @@ func Evaluate(prev State, obs *Observation, r Rules, now, startedAt time.Time) (
 	}
 	c.silenced = now.Before(s.SilencedUntil)
 
-	var snap *Snapshot
-	var fail *Failure
+	var snap *balance.Snapshot
+	var fail *balance.Failure
 	if obs != nil {
 		snap, fail = obs.Snapshot, obs.Failure
 	}
@@ -266,12 +245,12 @@ func Evaluate(prev State, obs *Observation, r Rules, now, startedAt time.Time) (
 	s.Money = c.settle(Money, s.Money, money, nil, true)
 
 	access := s.Access.Level
-	var accessFailure *Failure
+	var accessFailure *balance.Failure
 	switch {
 	case snap != nil:
 		access = Level{}
-	case fail != nil && fail.accessLevel().Firing():
-		access = fail.accessLevel()
+	case fail != nil && accessLevel(fail).Firing():
+		access = accessLevel(fail)
 		accessFailure = fail
 	}
 	s.Access = c.settle(Access, s.Access, access, accessFailure, true)
@@ -300,7 +279,7 @@ func Evaluate(prev State, obs *Observation, r Rules, now, startedAt time.Time) (
 // happens at the raw thresholds; lowering needs the amount at the left
 // level's threshold + ResolveMargin, so a balance hovering at a threshold
 // sends nothing new.
-func moneyLevel(current Level, s Snapshot, r Rules) Level {
+func moneyLevel(current Level, s balance.Snapshot, r Rules) Level {
 	rungs := moneyRungs(s, r)
 	raw := highestRung(rungs, decimal.Zero, true)
 	if rank(raw) >= rank(current) {
@@ -324,11 +303,8 @@ type rung struct {
 }
 
 // moneyRungs lists the money levels lowest first.
-func moneyRungs(s Snapshot, r Rules) []rung {
-	amount := s.TotalBalance
-	if r.Amount == AmountBalance {
-		amount = s.Balance
-	}
+func moneyRungs(s balance.Snapshot, r Rules) []rung {
+	amount := s.Amount(r.Amount)
 	rungs := []rung{
 		{level: lowWarning, value: amount, threshold: r.Warning},
 		{level: lowCritical, value: amount, threshold: r.Critical},
@@ -389,7 +365,7 @@ type evaluation struct {
 // transition, or else a reminder when one is due and mayRemind. When a
 // silence has just ended, every alert still firing gets exactly one event,
 // the transition if there is one, else a reminder.
-func (c *evaluation) settle(k Kind, a AlertState, next Level, failure *Failure, mayRemind bool) AlertState {
+func (c *evaluation) settle(k Kind, a AlertState, next Level, failure *balance.Failure, mayRemind bool) AlertState {
 	ev := Event{Alert: k, Level: next, Since: a.Since, At: c.now, Silenced: c.silenced}
 	switch {
 	case next == a.Level:

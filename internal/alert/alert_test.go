@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 )
 
@@ -13,9 +14,9 @@ var (
 	t0     = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	lastOK = ago(time.Minute) // a recent success: nothing is stale
 
-	err401 = &Failure{Kind: RuleAuthFailed, HTTPStatus: 401, Code: 2001, Message: "invalid token"}
-	err403 = &Failure{Kind: RuleAppUnavailable, HTTPStatus: 403, Code: 2002, Message: "app unavailable"}
-	err500 = &Failure{Kind: "server_error", HTTPStatus: 500, Message: "internal server error"}
+	err401 = &balance.Failure{Kind: balance.AuthFailed, HTTPStatus: 401, Code: 2001, Message: "invalid token"}
+	err403 = &balance.Failure{Kind: balance.AppUnavailable, HTTPStatus: 403, Code: 2002, Message: "app unavailable"}
+	err500 = &balance.Failure{Kind: balance.ServerError, HTTPStatus: 500, Message: "internal server error"}
 
 	cmpOpts = cmp.Options{cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })}
 )
@@ -29,7 +30,7 @@ func dec(s string) *decimal.Decimal {
 
 func baseRules() Rules {
 	return Rules{
-		Amount:             AmountTotalBalance,
+		Amount:             balance.AmountTotalBalance,
 		Warning:            *dec("100"),
 		Critical:           *dec("20"),
 		ResolveMargin:      decimal.Zero,
@@ -41,17 +42,17 @@ func baseRules() Rules {
 
 func withMargin(r *Rules)    { r.ResolveMargin = *dec("5") }
 func withLimit(r *Rules)     { r.OverdraftLimit = dec("200") } // overdraft_limit fires at total <= -160
-func amountBalance(r *Rules) { r.Amount = AmountBalance }
+func amountBalance(r *Rules) { r.Amount = balance.AmountBalance }
 
 // ok is a successful poll with no gift credit.
 func ok(total string) *Observation { return okGift(total, "0") }
 
-func okGift(balance, gift string) *Observation {
-	b, g := *dec(balance), *dec(gift)
-	return &Observation{Snapshot: &Snapshot{Currency: "USD", Balance: b, GiftBalance: g, TotalBalance: b.Add(g)}}
+func okGift(bal, gift string) *Observation {
+	b, g := *dec(bal), *dec(gift)
+	return &Observation{Snapshot: &balance.Snapshot{Currency: "USD", Balance: b, GiftBalance: g, TotalBalance: b.Add(g)}}
 }
 
-func failed(f *Failure) *Observation { return &Observation{Failure: f} }
+func failed(f *balance.Failure) *Observation { return &Observation{Failure: f} }
 
 // firing is an alert whose episode and level began at since and whose last
 // message was sent at lastSent.
@@ -93,7 +94,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "a success records when the poll happened, not when it was evaluated",
 			prev: State{LastSuccessAt: lastOK},
-			obs:  &Observation{At: ago(5 * time.Second), Snapshot: &Snapshot{Currency: "USD", TotalBalance: *dec("150")}},
+			obs:  &Observation{At: ago(5 * time.Second), Snapshot: &balance.Snapshot{Currency: "USD", TotalBalance: *dec("150")}},
 			want: State{LastSuccessAt: ago(5 * time.Second)},
 		},
 		{
@@ -815,7 +816,7 @@ func TestHoveringSendsOnlyReminders(t *testing.T) {
 			low := threshold.Sub(r.ResolveMargin)
 			steps := r.ResolveMargin.Add(r.ResolveMargin).Div(tick).IntPart() // values low, low+tick, ..., threshold+margin-tick
 
-			fire := &Observation{At: t0, Snapshot: &Snapshot{Currency: "USD", TotalBalance: low, Balance: low}}
+			fire := &Observation{At: t0, Snapshot: &balance.Snapshot{Currency: "USD", TotalBalance: low, Balance: low}}
 			s, events := Evaluate(State{}, fire, r, t0, t0)
 			if len(events) != 1 || events[0].Level != tc.level {
 				t.Fatalf("firing at %s: got %+v, want one event at %v", low, events, tc.level)
@@ -826,7 +827,7 @@ func TestHoveringSendsOnlyReminders(t *testing.T) {
 				var obs *Observation // a tick, one time in four
 				if rng.IntN(4) > 0 {
 					v := low.Add(tick.Mul(decimal.NewFromInt(rng.Int64N(steps))))
-					obs = &Observation{At: now, Snapshot: &Snapshot{Currency: "USD", Balance: v, TotalBalance: v}}
+					obs = &Observation{At: now, Snapshot: &balance.Snapshot{Currency: "USD", Balance: v, TotalBalance: v}}
 				}
 				s, events = Evaluate(s, obs, r, now, t0)
 				for _, ev := range events {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
 )
@@ -356,11 +357,6 @@ func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
 	return v, true
 }
 
-var decimalText = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
-
-// maxAmount is the first value NUMERIC(20,4) cannot hold.
-var maxAmount = decimal.New(1, 16)
-
 // amount parses a decimal from the text as written, never through a float,
 // and only what the database's NUMERIC(20,4) stores without rounding.
 func (d *decoder) amount(n *yaml.Node, path string) (decimal.Decimal, bool) {
@@ -368,21 +364,16 @@ func (d *decoder) amount(n *yaml.Node, path string) (decimal.Decimal, bool) {
 	if !ok {
 		return decimal.Decimal{}, false
 	}
-	if !decimalText.MatchString(s) {
-		d.add(n, path, "%q is not a decimal number (write it like 100 or \"100.50\")", s)
-		return decimal.Decimal{}, false
-	}
-	v, err := decimal.NewFromString(s)
-	if err != nil {
-		d.add(n, path, "%q is not a decimal number", s)
-		return decimal.Decimal{}, false
-	}
-	if !v.Equal(v.Truncate(4)) {
+	v, err := balance.ParseAmount(s)
+	switch {
+	case errors.Is(err, balance.ErrTooPrecise):
 		d.add(n, path, "%s has more than 4 decimal places", s)
-		return decimal.Decimal{}, false
-	}
-	if v.Abs().Cmp(maxAmount) >= 0 {
+	case errors.Is(err, balance.ErrOutOfRange):
 		d.add(n, path, "%s is too large", s)
+	case err != nil:
+		d.add(n, path, "%q is not a decimal number (write it like 100 or \"100.50\")", s)
+	}
+	if err != nil {
 		return decimal.Decimal{}, false
 	}
 	return v, true

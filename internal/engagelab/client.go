@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 )
 
@@ -38,17 +39,6 @@ const (
 	// minAttempt is the least time worth leaving a retry: less and it can only time out.
 	minAttempt = 100 * time.Millisecond
 )
-
-// Balance is one answer of the balance endpoint, amounts exact as sent.
-type Balance struct {
-	Currency                           string
-	Balance, GiftBalance, TotalBalance decimal.Decimal
-}
-
-// Consistent reports whether TotalBalance == Balance + GiftBalance.
-func (b Balance) Consistent() bool {
-	return b.TotalBalance.Equal(b.Balance.Add(b.GiftBalance))
-}
 
 // Client asks EngageLab for balances. It is safe for concurrent use; the
 // credentials are per call because one monitor watches many applications.
@@ -99,7 +89,7 @@ func New(baseURL string, opts ...Option) *Client {
 // and only if ctx leaves time for it; 401 and 403 are never retried. Every
 // error is an *Error. A total that differs from balance + gift is returned
 // as is: the caller, who knows which app it is, reports it (see Consistent).
-func (c *Client) Balance(ctx context.Context, devKey, devSecret string) (Balance, error) {
+func (c *Client) Balance(ctx context.Context, devKey, devSecret string) (balance.Snapshot, error) {
 	b, err := c.fetch(ctx, devKey, devSecret)
 	if err != nil && err.Transient() {
 		pause := c.pause()
@@ -109,7 +99,7 @@ func (c *Client) Balance(ctx context.Context, devKey, devSecret string) (Balance
 		}
 	}
 	if err != nil {
-		return Balance{}, err
+		return balance.Snapshot{}, err
 	}
 	return b, nil
 }
@@ -129,30 +119,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (c *Client) fetch(ctx context.Context, devKey, devSecret string) (Balance, *Error) {
+func (c *Client) fetch(ctx context.Context, devKey, devSecret string) (balance.Snapshot, *Error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
-		return Balance{}, &Error{Kind: KindNetwork, Message: "cannot build the request", Err: err}
+		return balance.Snapshot{}, &Error{Kind: balance.Network, Message: "cannot build the request", Err: err}
 	}
 	req.SetBasicAuth(devKey, devSecret)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Balance{}, transportError(ctx, "request", err)
+		return balance.Snapshot{}, transportError(ctx, "request", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		e := transportError(ctx, fmt.Sprintf("reading the HTTP %d answer", resp.StatusCode), err)
 		e.HTTPStatus = resp.StatusCode
-		return Balance{}, e
+		return balance.Snapshot{}, e
 	}
 	sc := newScrubber(devKey, devSecret)
 	if resp.StatusCode != http.StatusOK {
-		return Balance{}, statusError(resp.StatusCode, body, sc)
+		return balance.Snapshot{}, statusError(resp.StatusCode, body, sc)
 	}
 	if len(body) > maxBody {
-		return Balance{}, &Error{Kind: KindInvalidResponse, HTTPStatus: http.StatusOK,
+		return balance.Snapshot{}, &Error{Kind: balance.InvalidResponse, HTTPStatus: http.StatusOK,
 			Message: fmt.Sprintf("HTTP 200 with a body larger than %d KiB", maxBody>>10)}
 	}
 	return parseBalance(body, sc)
@@ -187,12 +177,12 @@ func transportError(ctx context.Context, what string, err error) *Error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return &Error{Kind: KindTimeout, Message: what + " timed out", Err: err}
+		return &Error{Kind: balance.Timeout, Message: what + " timed out", Err: err}
 	case ctx.Err() != nil:
 		// The caller gave up (shutdown): errors.Is(err, context.Canceled) tells it apart.
-		return &Error{Kind: KindTimeout, Message: what + " was cancelled", Err: err}
+		return &Error{Kind: balance.Timeout, Message: what + " was cancelled", Err: err}
 	default:
-		return &Error{Kind: KindNetwork, Message: what + " failed", Err: err}
+		return &Error{Kind: balance.Network, Message: what + " failed", Err: err}
 	}
 }
 
@@ -210,13 +200,13 @@ func statusError(status int, body []byte, sc scrubber) *Error {
 	}
 	switch {
 	case status == http.StatusUnauthorized:
-		e.Kind = KindAuthFailed
+		e.Kind = balance.AuthFailed
 	case status == http.StatusForbidden && e.Code == 2002:
-		e.Kind = KindAppUnavailable
+		e.Kind = balance.AppUnavailable
 	case status >= 500 || e.Code == 1000:
-		e.Kind = KindServerError
+		e.Kind = balance.ServerError
 	default:
-		e.Kind = KindHTTPStatus
+		e.Kind = balance.UnexpectedStatus
 	}
 	return e
 }
@@ -233,7 +223,7 @@ func describe(body []byte, sc scrubber) string {
 	}
 }
 
-func parseBalance(body []byte, sc scrubber) (Balance, *Error) {
+func parseBalance(body []byte, sc scrubber) (balance.Snapshot, *Error) {
 	var raw struct {
 		Currency     json.RawMessage `json:"currency"`
 		Balance      json.RawMessage `json:"balance"`
@@ -241,10 +231,10 @@ func parseBalance(body []byte, sc scrubber) (Balance, *Error) {
 		TotalBalance json.RawMessage `json:"total_balance"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return Balance{}, &Error{Kind: KindInvalidResponse, HTTPStatus: http.StatusOK,
+		return balance.Snapshot{}, &Error{Kind: balance.InvalidResponse, HTTPStatus: http.StatusOK,
 			Message: "HTTP 200 " + describe(body, sc), Err: err}
 	}
-	var b Balance
+	var b balance.Snapshot
 	var problems []string
 	note := func(problem string) { problems = append(problems, problem) }
 	b.Currency = parseCurrency(raw.Currency, note, sc)
@@ -252,7 +242,7 @@ func parseBalance(body []byte, sc scrubber) (Balance, *Error) {
 	b.GiftBalance = parseAmount("gift_balance", raw.GiftBalance, note, sc)
 	b.TotalBalance = parseAmount("total_balance", raw.TotalBalance, note, sc)
 	if len(problems) > 0 {
-		return Balance{}, &Error{Kind: KindInvalidResponse, HTTPStatus: http.StatusOK,
+		return balance.Snapshot{}, &Error{Kind: balance.InvalidResponse, HTTPStatus: http.StatusOK,
 			Message: "HTTP 200 with an invalid balance: " + strings.Join(problems, ", ")}
 	}
 	return b, nil
@@ -277,14 +267,6 @@ func parseCurrency(raw json.RawMessage, note func(string), sc scrubber) string {
 	return ""
 }
 
-// plainDecimal is what EngageLab sends: no exponent, so a hostile "1e999999999"
-// cannot make us build a billion-digit number.
-var (
-	plainDecimal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-	// maxAmount matches the store's NUMERIC(20,4): 16 integer digits.
-	maxAmount = decimal.New(1, 16)
-)
-
 // parseAmount reads a JSON string holding a decimal; a bare JSON number is
 // accepted too, from its exact text.
 func parseAmount(field string, raw json.RawMessage, note func(string), sc scrubber) decimal.Decimal {
@@ -299,20 +281,14 @@ func parseAmount(field string, raw json.RawMessage, note func(string), sc scrubb
 			return decimal.Zero
 		}
 	}
-	if !plainDecimal.MatchString(text) {
-		note(fmt.Sprintf("%q is not a decimal (%s)", field, sc.quote(text)))
-		return decimal.Zero
-	}
-	d, err := decimal.NewFromString(text)
+	d, err := balance.ParseAmount(text)
 	switch {
+	case errors.Is(err, balance.ErrTooPrecise):
+		note(fmt.Sprintf("%q has more than 4 decimal places (%s)", field, sc.quote(text)))
+	case errors.Is(err, balance.ErrOutOfRange):
+		note(fmt.Sprintf("%q is out of range (%s)", field, sc.quote(text)))
 	case err != nil:
 		note(fmt.Sprintf("%q is not a decimal (%s)", field, sc.quote(text)))
-	case !d.Equal(d.Truncate(4)):
-		note(fmt.Sprintf("%q has more than 4 decimal places (%s)", field, sc.quote(text)))
-	case d.Abs().Cmp(maxAmount) >= 0:
-		note(fmt.Sprintf("%q is out of range (%s)", field, sc.quote(text)))
-	default:
-		return d
 	}
-	return decimal.Zero
+	return d
 }

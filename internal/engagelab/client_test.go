@@ -17,6 +17,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 )
 
@@ -127,7 +128,7 @@ func TestBalanceErrors(t *testing.T) {
 	tests := []struct {
 		name         string
 		answer       answer
-		kind         engagelab.Kind
+		kind         balance.FailureKind
 		code         int
 		message      string
 		err          string
@@ -137,124 +138,124 @@ func TestBalanceErrors(t *testing.T) {
 		{
 			name:   "500 code 1000",
 			answer: answer{500, `{"code":1000,"message":"internal error"}`},
-			kind:   engagelab.KindServerError, code: 1000, message: "internal error", transient: true, wantRequests: 2,
+			kind:   balance.ServerError, code: 1000, message: "internal error", transient: true, wantRequests: 2,
 			err: "engagelab: server error (HTTP 500, code 1000: internal error)",
 		},
 		{
 			name:   "401 code 2001",
 			answer: answer{401, `{"code":2001,"message":"invalid token"}`},
-			kind:   engagelab.KindAuthFailed, code: 2001, message: "invalid token", wantRequests: 1,
+			kind:   balance.AuthFailed, code: 2001, message: "invalid token", wantRequests: 1,
 			err: "engagelab: authentication failed (HTTP 401, code 2001: invalid token)",
 		},
 		{
 			name:   "401 code 2002",
 			answer: answer{401, `{"code":2002,"message":"token expired or disabled"}`},
-			kind:   engagelab.KindAuthFailed, code: 2002, message: "token expired or disabled", wantRequests: 1,
+			kind:   balance.AuthFailed, code: 2002, message: "token expired or disabled", wantRequests: 1,
 			err: "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)",
 		},
 		{
 			name:   "403 code 2002",
 			answer: answer{403, `{"code":2002,"message":"application unavailable"}`},
-			kind:   engagelab.KindAppUnavailable, code: 2002, message: "application unavailable", wantRequests: 1,
+			kind:   balance.AppUnavailable, code: 2002, message: "application unavailable", wantRequests: 1,
 			err: "engagelab: application unavailable (HTTP 403, code 2002: application unavailable)",
 		},
 		{
 			name:   "multi-line upstream message becomes one line",
 			answer: answer{401, `{"code":2001,"message":"invalid\n\ttoken\u0007"}`},
-			kind:   engagelab.KindAuthFailed, code: 2001, message: "invalid token", wantRequests: 1,
+			kind:   balance.AuthFailed, code: 2001, message: "invalid token", wantRequests: 1,
 			err: "engagelab: authentication failed (HTTP 401, code 2001: invalid token)",
 		},
 		{
 			name:   "404 plain text",
 			answer: answer{404, "404 page not found\n"},
-			kind:   engagelab.KindHTTPStatus, message: `HTTP 404 with a non-JSON body ("404 page not found")`, wantRequests: 1,
+			kind:   balance.UnexpectedStatus, message: `HTTP 404 with a non-JSON body ("404 page not found")`, wantRequests: 1,
 			err: `engagelab: HTTP 404 with a non-JSON body ("404 page not found")`,
 		},
 		{
 			name:   "429 empty body",
 			answer: answer{429, ""},
-			kind:   engagelab.KindHTTPStatus, message: "HTTP 429 with an empty body", transient: true, wantRequests: 2,
+			kind:   balance.UnexpectedStatus, message: "HTTP 429 with an empty body", transient: true, wantRequests: 2,
 			err: "engagelab: HTTP 429 with an empty body",
 		},
 		{
 			name:   "400 JSON without code",
 			answer: answer{400, `{"error":"bad request"}`},
-			kind:   engagelab.KindHTTPStatus, message: `HTTP 400 with an unexpected JSON body ("{\"error\":\"bad request\"}")`, wantRequests: 1,
+			kind:   balance.UnexpectedStatus, message: `HTTP 400 with an unexpected JSON body ("{\"error\":\"bad request\"}")`, wantRequests: 1,
 			err: `engagelab: HTTP 400 with an unexpected JSON body ("{\"error\":\"bad request\"}")`,
 		},
 		{
 			name:   "302 is not followed",
 			answer: answer{302, ""},
-			kind:   engagelab.KindHTTPStatus, message: "HTTP 302 with an empty body", wantRequests: 1,
+			kind:   balance.UnexpectedStatus, message: "HTTP 302 with an empty body", wantRequests: 1,
 			err: "engagelab: HTTP 302 with an empty body",
 		},
 		{
 			name:   "502 HTML page",
 			answer: answer{502, nginx502},
-			kind:   engagelab.KindServerError, transient: true, wantRequests: 2,
+			kind:   balance.ServerError, transient: true, wantRequests: 2,
 			message: `HTTP 502 with a non-JSON body ("<html> <head><title>502 Bad Gateway</tit...")`,
 			err:     `engagelab: HTTP 502 with a non-JSON body ("<html> <head><title>502 Bad Gateway</tit...")`,
 		},
 		{
 			name:   "200 HTML page",
 			answer: answer{200, "<!DOCTYPE html><html><body>Please log in to the Wi-Fi</body></html>"},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with a non-JSON body ("<!DOCTYPE html><html><body>Please log in...")`,
 			err:     `engagelab: HTTP 200 with a non-JSON body ("<!DOCTYPE html><html><body>Please log in...")`,
 		},
 		{
 			name:   "200 empty object",
 			answer: answer{200, `{}`},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "currency" missing, "balance" missing, "gift_balance" missing, "total_balance" missing`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "currency" missing, "balance" missing, "gift_balance" missing, "total_balance" missing`,
 		},
 		{
 			name:   "200 balance not a decimal",
 			answer: answer{200, valid("balance", `"abc"`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "balance" is not a decimal ("abc")`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "balance" is not a decimal ("abc")`,
 		},
 		{
 			name:   "200 amount null",
 			answer: answer{200, valid("gift_balance", `null`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "gift_balance" missing`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "gift_balance" missing`,
 		},
 		{
 			name:   "200 amount with exponent",
 			answer: answer{200, valid("total_balance", `"1e999999999"`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "total_balance" is not a decimal ("1e999999999")`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "total_balance" is not a decimal ("1e999999999")`,
 		},
 		{
 			name:   "200 amount with 5 decimal places",
 			answer: answer{200, valid("balance", `"1.00001"`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "balance" has more than 4 decimal places ("1.00001")`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "balance" has more than 4 decimal places ("1.00001")`,
 		},
 		{
 			name:   "200 amount too large for NUMERIC(20,4)",
 			answer: answer{200, valid("balance", `"10000000000000000"`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "balance" is out of range ("10000000000000000")`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "balance" is out of range ("10000000000000000")`,
 		},
 		{
 			name:   "200 empty currency",
 			answer: answer{200, valid("currency", `""`)},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: `HTTP 200 with an invalid balance: "currency" is empty`,
 			err:     `engagelab: HTTP 200 with an invalid balance: "currency" is empty`,
 		},
 		{
 			name:   "200 body over the limit",
 			answer: answer{200, `{"currency":"USD","padding":"` + strings.Repeat("x", 70_000) + `"}`},
-			kind:   engagelab.KindInvalidResponse, wantRequests: 1,
+			kind:   balance.InvalidResponse, wantRequests: 1,
 			message: "HTTP 200 with a body larger than 64 KiB",
 			err:     "engagelab: HTTP 200 with a body larger than 64 KiB",
 		},
@@ -306,7 +307,7 @@ func TestBalanceTimeout(t *testing.T) {
 		t.Fatalf("Balance error = %v, want %s", err, want)
 	}
 	var e *engagelab.Error
-	if !errors.As(err, &e) || e.Kind != engagelab.KindTimeout || !e.Transient() || e.HTTPStatus != 0 {
+	if !errors.As(err, &e) || e.Kind != balance.Timeout || !e.Transient() || e.HTTPStatus != 0 {
 		t.Errorf("error = %#v, want a transient timeout without status", e)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -336,7 +337,7 @@ func TestBalanceConnectionRefused(t *testing.T) {
 		t.Fatalf("Balance error = %v, want %s", err, want)
 	}
 	var e *engagelab.Error
-	if !errors.As(err, &e) || e.Kind != engagelab.KindNetwork || !e.Transient() {
+	if !errors.As(err, &e) || e.Kind != balance.Network || !e.Transient() {
 		t.Errorf("error = %#v, want a transient network error", e)
 	}
 }
@@ -424,18 +425,18 @@ func TestErrorsNeverContainSecret(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
-		kind    engagelab.Kind
+		kind    balance.FailureKind
 	}{
-		{"auth_failed", echo(401, `{"code":2001,"message":"bad secret %s in %s"}`), engagelab.KindAuthFailed},
-		{"app_unavailable", echo(403, `{"code":2002,"message":"%s %s"}`), engagelab.KindAppUnavailable},
-		{"server_error", echo(500, `<pre>%s %s</pre>`), engagelab.KindServerError},
-		{"unexpected_status", echo(418, `%s%s`), engagelab.KindHTTPStatus},
-		{"invalid_response", echo(200, `{"currency":"%s","balance":"%s"}`), engagelab.KindInvalidResponse},
-		{"timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, engagelab.KindTimeout},
+		{"auth_failed", echo(401, `{"code":2001,"message":"bad secret %s in %s"}`), balance.AuthFailed},
+		{"app_unavailable", echo(403, `{"code":2002,"message":"%s %s"}`), balance.AppUnavailable},
+		{"server_error", echo(500, `<pre>%s %s</pre>`), balance.ServerError},
+		{"unexpected_status", echo(418, `%s%s`), balance.UnexpectedStatus},
+		{"invalid_response", echo(200, `{"currency":"%s","balance":"%s"}`), balance.InvalidResponse},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, balance.Timeout},
 		{"network", func(w http.ResponseWriter, r *http.Request) {
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
-		}, engagelab.KindNetwork},
+		}, balance.Network},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,8 +459,8 @@ func TestErrorsNeverContainSecret(t *testing.T) {
 }
 
 func TestConsistent(t *testing.T) {
-	d := func(s string) engagelab.Balance {
-		var b engagelab.Balance
+	d := func(s string) balance.Snapshot {
+		var b balance.Snapshot
 		parts := strings.Fields(s)
 		b.Balance, b.GiftBalance, b.TotalBalance = decimal.RequireFromString(parts[0]), decimal.RequireFromString(parts[1]), decimal.RequireFromString(parts[2])
 		return b

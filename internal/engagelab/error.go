@@ -5,32 +5,14 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Kind classifies a failed balance request by what a monitor should do about it.
-type Kind string
-
-const (
-	// KindAuthFailed is HTTP 401 (code 2001: wrong token; code 2002: token expired or disabled).
-	KindAuthFailed Kind = "auth_failed"
-	// KindAppUnavailable is HTTP 403 with code 2002: the application is deleted or disabled.
-	KindAppUnavailable Kind = "app_unavailable"
-	// KindServerError is code 1000 or any 5xx.
-	KindServerError Kind = "server_error"
-	// KindHTTPStatus is any other status that is not 200 (404, 429, 400, 3xx...).
-	KindHTTPStatus Kind = "unexpected_status"
-	// KindInvalidResponse is a 200 whose body is not the documented balance JSON.
-	KindInvalidResponse Kind = "invalid_response"
-	// KindTimeout is a request that ran out of time (or was cancelled) before an answer.
-	KindTimeout Kind = "timeout"
-	// KindNetwork is a connection that failed: refused, reset, DNS.
-	KindNetwork Kind = "network"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 )
 
 // Error is every failure Client.Balance returns. It never holds the dev_secret
 // or the Authorization header: upstream text is scrubbed of both before it is kept.
 type Error struct {
-	Kind       Kind
+	Kind       balance.FailureKind
 	HTTPStatus int    // 0 when no response arrived
 	Code       int    // EngageLab code when the body had one, else 0
 	Message    string // upstream message (one line, truncated) or our description
@@ -43,12 +25,12 @@ func (e *Error) Error() string {
 		if e.Message != "" {
 			detail += ": " + e.Message
 		}
-		return fmt.Sprintf("engagelab: %s (%s)", e.Kind.title(), detail)
+		return fmt.Sprintf("engagelab: %s (%s)", title(e.Kind), detail)
 	}
 	s := "engagelab: " + e.Message
 	// For connection failures the cause is the story (which dial, which deadline);
 	// for answers, Message already says what was wrong with them.
-	if e.Err != nil && (e.Kind == KindTimeout || e.Kind == KindNetwork) {
+	if e.Err != nil && (e.Kind == balance.Timeout || e.Kind == balance.Network) {
 		s += ": " + e.Err.Error()
 	}
 	return s
@@ -63,24 +45,24 @@ func (e *Error) Unwrap() error { return e.Err }
 // within the same poll would only double the load; the next poll tries anyway.
 func (e *Error) Transient() bool {
 	switch e.Kind {
-	case KindServerError, KindTimeout, KindNetwork:
+	case balance.ServerError, balance.Timeout, balance.Network:
 		return true
-	case KindHTTPStatus:
+	case balance.UnexpectedStatus:
 		return e.HTTPStatus == 429 || e.HTTPStatus == 408
 	}
 	return false
 }
 
 // title names the kinds whose errors carry an EngageLab code.
-func (k Kind) title() string {
+func title(k balance.FailureKind) string {
 	switch k {
-	case KindAuthFailed:
+	case balance.AuthFailed:
 		return "authentication failed"
-	case KindAppUnavailable:
+	case balance.AppUnavailable:
 		return "application unavailable"
-	case KindServerError:
+	case balance.ServerError:
 		return "server error"
-	case KindHTTPStatus:
+	case balance.UnexpectedStatus:
 		return "unexpected status"
 	}
 	return string(k)

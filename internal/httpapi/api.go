@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -22,7 +23,7 @@ const timeExample = "like 2026-11-26T10:00:00Z"
 // amount renders money as the contract wants it: a JSON string with 4 places.
 func amount(d decimal.Decimal) string { return d.StringFixed(4) }
 
-func optAmount(sn *store.Snapshot, pick func(*store.Snapshot) decimal.Decimal) *string {
+func optAmount(sn *balance.Snapshot, pick func(*balance.Snapshot) decimal.Decimal) *string {
 	if sn == nil {
 		return nil
 	}
@@ -115,9 +116,9 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 		a := appJSON{
 			Name:          app.Name,
 			Amount:        app.Amount,
-			Balance:       optAmount(st.Latest, func(s *store.Snapshot) decimal.Decimal { return s.Balance }),
-			GiftBalance:   optAmount(st.Latest, func(s *store.Snapshot) decimal.Decimal { return s.GiftBalance }),
-			TotalBalance:  optAmount(st.Latest, func(s *store.Snapshot) decimal.Decimal { return s.TotalBalance }),
+			Balance:       optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.Balance }),
+			GiftBalance:   optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.GiftBalance }),
+			TotalBalance:  optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.TotalBalance }),
 			Status:        status(st),
 			SilencedUntil: optTime(st.SilencedUntil),
 			Firing:        []firingJSON{},

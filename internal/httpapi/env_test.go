@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/metrics"
@@ -126,10 +127,10 @@ func at(s string) time.Time {
 }
 
 // snap stores one snapshot of app with total = balance + gift.
-func (e *env) snap(t *testing.T, app, polledAt, balance, gift string) {
+func (e *env) snap(t *testing.T, app, polledAt, paid, gift string) {
 	t.Helper()
-	s := &store.Snapshot{PolledAt: at(polledAt), Currency: "USD", Balance: d(balance), GiftBalance: d(gift),
-		TotalBalance: d(balance).Add(d(gift))}
+	s := &balance.Snapshot{PolledAt: at(polledAt), Currency: "USD", Balance: d(paid), GiftBalance: d(gift),
+		TotalBalance: d(paid).Add(d(gift))}
 	_, err := e.st.Apply(context.Background(), e.ids[app], s, nil, func(ev store.Evaluation) (store.Decision, error) {
 		ev.State.LastSuccessAt = s.PolledAt // as the poller records a success
 		return store.Decision{State: ev.State, SilenceReason: ev.SilenceReason}, nil

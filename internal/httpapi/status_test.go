@@ -3,11 +3,12 @@ package httpapi
 import (
 	"testing"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 func TestStatusPrecedence(t *testing.T) {
-	snap := &store.Snapshot{Currency: "USD"}
+	snap := &balance.Snapshot{Currency: "USD"}
 	f := func(alert, rule, severity string) store.FiringAlert {
 		return store.FiringAlert{Alert: alert, Rule: rule, Severity: severity}
 	}
@@ -23,7 +24,7 @@ func TestStatusPrecedence(t *testing.T) {
 	)
 	tests := []struct {
 		name   string
-		latest *store.Snapshot
+		latest *balance.Snapshot
 		firing []store.FiringAlert
 		want   string
 	}{

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -81,7 +82,7 @@ func TestStoreUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := &store.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: decimal.NewFromInt(5), GiftBalance: decimal.Zero, TotalBalance: decimal.NewFromInt(5)}
+	snap := &balance.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: decimal.NewFromInt(5), GiftBalance: decimal.Zero, TotalBalance: decimal.NewFromInt(5)}
 	if _, err := st.Apply(ctx, ids["checkout"], snap, nil, func(ev store.Evaluation) (store.Decision, error) {
 		return store.Decision{State: ev.State}, nil
 	}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
@@ -27,7 +28,7 @@ import (
 
 // Balancer fetches one app's balance; *engagelab.Client is one.
 type Balancer interface {
-	Balance(ctx context.Context, devKey, devSecret string) (engagelab.Balance, error)
+	Balance(ctx context.Context, devKey, devSecret string) (balance.Snapshot, error)
 }
 
 // Observer is told about every poll, for metrics.
@@ -95,8 +96,8 @@ func New(c Config) (*Poller, error) {
 // Result is what one poll did.
 type Result struct {
 	App      string
-	Snapshot *store.Snapshot
-	Failure  *store.Failure
+	Snapshot *balance.Snapshot
+	Failure  *balance.Failure
 	Err      error // the poll's error (also described by Failure), or a storage error
 	Events   []store.EventRecord
 	Took     time.Duration
@@ -119,21 +120,22 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 	obs := &alert.Observation{At: at}
 	if err != nil {
 		var ee *engagelab.Error
-		f := &store.Failure{At: at, Kind: "error", Message: err.Error()}
+		f := &balance.Failure{At: at, Kind: balance.Unclassified, Message: err.Error()}
 		if errors.As(err, &ee) {
-			f.Kind, f.HTTPStatus, f.Code, f.Message = string(ee.Kind), ee.HTTPStatus, ee.Code, ee.Message
+			f.Kind, f.HTTPStatus, f.Code, f.Message = ee.Kind, ee.HTTPStatus, ee.Code, ee.Message
 		}
-		if ctx.Err() != nil && (ee == nil || ee.Kind == engagelab.KindTimeout) {
+		if ctx.Err() != nil && (ee == nil || ee.Kind == balance.Timeout) {
 			// Shutting down, not an upstream problem: record nothing.
 			res.Err = fmt.Errorf("poll %s: %w", name, ctx.Err())
 			return res
 		}
 		res.Failure, res.Err = f, fmt.Errorf("poll %s: %w", name, err)
-		obs.Failure = &alert.Failure{Kind: f.Kind, HTTPStatus: f.HTTPStatus, Code: f.Code, Message: f.Message}
+		obs.Failure = f
 		log.Warn("poll failed", "kind", f.Kind, "http_status", f.HTTPStatus, "code", f.Code, "error", err)
 	} else {
-		res.Snapshot = &store.Snapshot{PolledAt: at, Currency: bal.Currency, Balance: bal.Balance, GiftBalance: bal.GiftBalance, TotalBalance: bal.TotalBalance}
-		obs.Snapshot = &alert.Snapshot{Currency: bal.Currency, Balance: bal.Balance, GiftBalance: bal.GiftBalance, TotalBalance: bal.TotalBalance}
+		bal.PolledAt = at
+		res.Snapshot = &bal
+		obs.Snapshot = &bal
 		log.Debug("polled", "total_balance", bal.TotalBalance.StringFixed(4), "took", res.Took)
 		if !bal.Consistent() {
 			// Stored as returned: the upstream computed it at one instant, and we do not "fix" money.
@@ -156,7 +158,7 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 		result := "success"
 		switch {
 		case res.Failure != nil:
-			result = res.Failure.Kind
+			result = string(res.Failure.Kind)
 		case serr != nil:
 			result = "not_stored" // the upstream answered but the database did not take it
 		}
@@ -216,7 +218,7 @@ func (p *Poller) Names() []string {
 
 // apply stores the poll result and evaluates. mutate, when set, changes the state first
 // (silences); reason is then the new silence reason.
-func (p *Poller) apply(ctx context.Context, app config.App, snap *store.Snapshot, fail *store.Failure, obs *alert.Observation, mutate func(alert.State) alert.State, reason string) ([]store.EventRecord, error) {
+func (p *Poller) apply(ctx context.Context, app config.App, snap *balance.Snapshot, fail *balance.Failure, obs *alert.Observation, mutate func(alert.State) alert.State, reason string) ([]store.EventRecord, error) {
 	now := p.cfg.Clock()
 	if obs != nil {
 		now = obs.At
@@ -289,8 +291,7 @@ func (p *Poller) record(app config.App, e alert.Event, ev store.Evaluation) (sto
 	failure := e.Failure
 	if failure == nil && e.Alert != alert.Money && e.Type != alert.Resolved && ev.LastFailure != nil {
 		// A reminder on a timer tick has no observation: repeat the failure that keeps it firing.
-		f := ev.LastFailure
-		failure = &alert.Failure{Kind: f.Kind, HTTPStatus: f.HTTPStatus, Code: f.Code, Message: f.Message}
+		failure = ev.LastFailure
 	}
 	if failure != nil {
 		e.Failure = failure

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
@@ -155,11 +156,11 @@ type panicky struct {
 	calls atomic.Int32
 }
 
-func (p *panicky) Balance(context.Context, string, string) (engagelab.Balance, error) {
+func (p *panicky) Balance(context.Context, string, string) (balance.Snapshot, error) {
 	if p.calls.Add(1) == 1 {
 		panic("boom")
 	}
-	return engagelab.Balance{Currency: "USD"}, nil
+	return balance.Snapshot{Currency: "USD"}, nil
 }
 
 func TestSchedulerSurvivesAPanickingPoll(t *testing.T) {

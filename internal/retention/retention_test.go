@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/retention"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -26,7 +27,7 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	// An old failure (110 days ago, before any snapshot), an old delivered event and an old
 	// event whose notification is still pending.
 	old := now.Add(-110 * day)
-	_, err = s.Apply(ctx, ids["a"], nil, &store.Failure{At: old, Kind: "server_error", HTTPStatus: 500, Code: 1000, Message: "x"},
+	_, err = s.Apply(ctx, ids["a"], nil, &balance.Failure{At: old, Kind: balance.ServerError, HTTPStatus: 500, Code: 1000, Message: "x"},
 		func(ev store.Evaluation) (store.Decision, error) {
 			return store.Decision{State: ev.State, Events: []store.EventRecord{
 				{ID: "evt_done", Alert: alert.Data, Type: alert.Firing, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
@@ -41,7 +42,7 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	for _, app := range []string{"a", "b"} {
 		for i := range 12 {
 			d := decimal.RequireFromString(fmt.Sprintf("%d.0000", 111-i))
-			snap := &store.Snapshot{PolledAt: now.Add(-time.Duration(110-i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
+			snap := &balance.Snapshot{PolledAt: now.Add(-time.Duration(110-i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
 			if _, err := s.Apply(ctx, ids[app], snap, nil, keep); err != nil {
 				t.Fatal(err)
 			}

@@ -11,32 +11,15 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 )
-
-// Snapshot is one successful poll of an app's balance.
-type Snapshot struct {
-	PolledAt     time.Time
-	Currency     string
-	Balance      decimal.Decimal
-	GiftBalance  decimal.Decimal
-	TotalBalance decimal.Decimal
-}
-
-// Failure is one failed poll, already classified.
-type Failure struct {
-	At         time.Time `json:"at"`
-	Kind       string    `json:"kind"`
-	HTTPStatus int       `json:"http_status"`
-	Code       int       `json:"code"`
-	Message    string    `json:"message"`
-}
 
 // Evaluation is what a decide function sees, read under the app's state row lock.
 type Evaluation struct {
 	State         alert.State
 	SilenceReason string
-	Latest        *Snapshot // the newest stored snapshot (this poll's when it succeeded)
-	LastFailure   *Failure  // the newest failed poll since the last success
+	Latest        *balance.Snapshot // the newest stored snapshot (this poll's when it succeeded)
+	LastFailure   *balance.Failure  // the newest failed poll since the last success
 	// Told lists, per firing alert, the notifiers already sent something about its current
 	// episode: they get its resolve whatever their min_severity.
 	Told map[alert.Kind][]string
@@ -67,28 +50,13 @@ type EventRecord struct {
 	Notifiers []string // one outbox row each
 }
 
-// maxAmount is the largest magnitude NUMERIC(20,4) holds.
-var maxAmount = decimal.RequireFromString("9999999999999999.9999")
-
-// CheckAmount refuses a value Postgres would round or reject: NUMERIC(20,4) silently rounds
-// extra fraction digits, and money must be stored exactly as received.
-func CheckAmount(d decimal.Decimal) error {
-	if d.Exponent() < -4 && !d.Equal(d.Round(4)) {
-		return fmt.Errorf("amount %s has more than 4 decimal places", d.String())
-	}
-	if d.Abs().GreaterThan(maxAmount) {
-		return fmt.Errorf("amount %s does not fit NUMERIC(20,4)", d.String())
-	}
-	return nil
-}
-
 // Apply records one poll (snap or fail, or neither for a timer tick or a silence change) and
 // runs decide on the app's alert state under a row lock. The snapshot or failure, the new
 // state, the events and their outbox rows commit together or not at all.
-func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Failure, decide func(Evaluation) (Decision, error)) (Decision, error) {
+func (s *Store) Apply(ctx context.Context, appID int64, snap *balance.Snapshot, fail *balance.Failure, decide func(Evaluation) (Decision, error)) (Decision, error) {
 	if snap != nil {
 		for _, d := range []decimal.Decimal{snap.Balance, snap.GiftBalance, snap.TotalBalance} {
-			if err := CheckAmount(d); err != nil {
+			if err := balance.CheckAmount(d); err != nil {
 				return Decision{}, err
 			}
 		}
@@ -162,7 +130,7 @@ func (s *Store) Apply(ctx context.Context, appID int64, snap *Snapshot, fail *Fa
 	return dec, nil
 }
 
-func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure, lastSuccess time.Time, overtaken bool) error {
+func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *balance.Failure, lastSuccess time.Time, overtaken bool) error {
 	if overtaken {
 		// Older than what is recorded: a row of its own, so the newest run stays intact.
 		return insertFailure(ctx, tx, appID, f)
@@ -182,7 +150,7 @@ func recordFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure, last
 	return insertFailure(ctx, tx, appID, f)
 }
 
-func insertFailure(ctx context.Context, tx pgx.Tx, appID int64, f *Failure) error {
+func insertFailure(ctx context.Context, tx pgx.Tx, appID int64, f *balance.Failure) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO poll_failures (app_id, first_at, last_at, kind, http_status, code, message)
 		VALUES ($1, $2, $2, $3, $4, $5, $6)`, appID, f.At.UTC(), f.Kind, f.HTTPStatus, f.Code, f.Message)
@@ -220,8 +188,8 @@ func loadAlerts(ctx context.Context, tx pgx.Tx, appID int64, st *alert.State) er
 	return rows.Err()
 }
 
-func latestSnapshot(ctx context.Context, tx pgx.Tx, appID int64) (*Snapshot, error) {
-	var sn Snapshot
+func latestSnapshot(ctx context.Context, tx pgx.Tx, appID int64) (*balance.Snapshot, error) {
+	var sn balance.Snapshot
 	err := tx.QueryRow(ctx, `
 		SELECT polled_at, currency, balance, gift_balance, total_balance
 		FROM balance_snapshots WHERE app_id = $1 ORDER BY polled_at DESC LIMIT 1`, appID).
@@ -235,8 +203,8 @@ func latestSnapshot(ctx context.Context, tx pgx.Tx, appID int64) (*Snapshot, err
 	return &sn, nil
 }
 
-func lastFailure(ctx context.Context, tx pgx.Tx, appID int64, since time.Time) (*Failure, error) {
-	var f Failure
+func lastFailure(ctx context.Context, tx pgx.Tx, appID int64, since time.Time) (*balance.Failure, error) {
+	var f balance.Failure
 	err := tx.QueryRow(ctx, `
 		SELECT last_at, kind, http_status, code, message FROM poll_failures
 		WHERE app_id = $1 AND last_at >= $2 ORDER BY last_at DESC, id DESC LIMIT 1`, appID, since.UTC()).
@@ -272,7 +240,7 @@ func told(ctx context.Context, tx pgx.Tx, appID int64, st alert.State) (map[aler
 	return out, nil
 }
 
-func pollTime(snap *Snapshot, fail *Failure) time.Time {
+func pollTime(snap *balance.Snapshot, fail *balance.Failure) time.Time {
 	switch {
 	case snap != nil:
 		return snap.PolledAt
@@ -282,7 +250,7 @@ func pollTime(snap *Snapshot, fail *Failure) time.Time {
 	return time.Time{}
 }
 
-func saveDecision(ctx context.Context, tx pgx.Tx, appID int64, snap *Snapshot, fail *Failure, prev Evaluation, d Decision) error {
+func saveDecision(ctx context.Context, tx pgx.Tx, appID int64, snap *balance.Snapshot, fail *balance.Failure, prev Evaluation, d Decision) error {
 	if snap == nil && fail == nil && len(d.Events) == 0 && d.State == prev.State && d.SilenceReason == prev.SilenceReason {
 		return nil // a timer tick that changed nothing writes nothing
 	}
@@ -371,7 +339,7 @@ func nullTime(t time.Time) *time.Time {
 
 // rollUp folds a snapshot into its hourly roll-up row. The app's state row lock, held by the
 // caller, keeps two writers of the same app from interleaving here.
-func rollUp(ctx context.Context, tx pgx.Tx, appID int64, snap *Snapshot) error {
+func rollUp(ctx context.Context, tx pgx.Tx, appID int64, snap *balance.Snapshot) error {
 	at := snap.PolledAt.UTC()
 	_, err := tx.Exec(ctx, `
 		INSERT INTO balance_rollups_1h AS r (app_id, bucket, first_at, last_at,

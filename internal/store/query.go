@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 )
 
@@ -25,11 +26,11 @@ type FiringAlert struct {
 // AppStatus is everything known about one app now.
 type AppStatus struct {
 	Name                string
-	Latest              *Snapshot
+	Latest              *balance.Snapshot
 	LastSuccessAt       time.Time
 	LastPolledAt        time.Time
 	ConsecutiveFailures int
-	LastFailure         *Failure
+	LastFailure         *balance.Failure
 	SilencedUntil       time.Time
 	SilenceReason       string
 	Firing              []FiringAlert
@@ -63,10 +64,10 @@ func (s *Store) AppStatuses(ctx context.Context) ([]AppStatus, error) {
 		}
 		a.LastSuccessAt, a.LastPolledAt, a.SilencedUntil = deref(lastSuccess), deref(lastPolled), deref(silenced)
 		if polledAt != nil {
-			a.Latest = &Snapshot{PolledAt: polledAt.UTC(), Currency: *currency, Balance: bal.Decimal, GiftBalance: gift.Decimal, TotalBalance: total.Decimal}
+			a.Latest = &balance.Snapshot{PolledAt: polledAt.UTC(), Currency: *currency, Balance: bal.Decimal, GiftBalance: gift.Decimal, TotalBalance: total.Decimal}
 		}
 		if failure != nil {
-			var f Failure
+			var f balance.Failure
 			if err := json.Unmarshal(failure, &f); err == nil {
 				a.LastFailure = &f
 			}

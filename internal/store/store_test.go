@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -27,7 +28,7 @@ func TestSnapshotAmountsRoundTripExactly(t *testing.T) {
 	amounts := []string{"0.0001", "-12.3400", "99999999999999.9999", "0.0000"}
 	for i, a := range amounts {
 		d := decimal.RequireFromString(a)
-		snap := &store.Snapshot{PolledAt: base.Add(time.Duration(i) * time.Minute), Currency: "USD", Balance: d, GiftBalance: d, TotalBalance: d}
+		snap := &balance.Snapshot{PolledAt: base.Add(time.Duration(i) * time.Minute), Currency: "USD", Balance: d, GiftBalance: d, TotalBalance: d}
 		if _, err := s.Apply(ctx, ids["checkout"], snap, nil, keep); err != nil {
 			t.Fatalf("store %s: %v", a, err)
 		}
@@ -65,7 +66,7 @@ func TestApplyRefusesAmountsPostgresWouldRound(t *testing.T) {
 	}
 	for _, a := range []string{"0.12345", "12345678901234567.0000"} {
 		d := decimal.RequireFromString(a)
-		snap := &store.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
+		snap := &balance.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
 		if _, err := s.Apply(ctx, ids["checkout"], snap, nil, keep); err == nil {
 			t.Errorf("%s was stored; want an error", a)
 		}
@@ -82,7 +83,7 @@ func TestIdenticalFailuresShareOneRow(t *testing.T) {
 	ids, _ := s.EnsureApps(ctx, []string{"a"})
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	fail := func(min int, msg string) {
-		f := &store.Failure{At: base.Add(time.Duration(min) * time.Minute), Kind: "server_error", HTTPStatus: 500, Code: 1000, Message: msg}
+		f := &balance.Failure{At: base.Add(time.Duration(min) * time.Minute), Kind: balance.ServerError, HTTPStatus: 500, Code: 1000, Message: msg}
 		if _, err := s.Apply(ctx, ids["a"], nil, f, func(ev store.Evaluation) (store.Decision, error) {
 			st := ev.State
 			st.ConsecutiveFailures++
@@ -157,7 +158,7 @@ func TestAnOvertakenPollIsFlagged(t *testing.T) {
 	apply := func(at time.Time, total string) store.Evaluation {
 		d := decimal.RequireFromString(total)
 		var seen store.Evaluation
-		_, err := s.Apply(ctx, ids["a"], &store.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}, nil,
+		_, err := s.Apply(ctx, ids["a"], &balance.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}, nil,
 			func(ev store.Evaluation) (store.Decision, error) {
 				seen = ev
 				ev.State.LastSuccessAt = at

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 )
@@ -48,24 +49,24 @@ apps:
 
 	f.Fail("k", fake.Failure{Delay: fake.Duration(10 * time.Second), Times: 1})
 	_, err = client.Balance(ctx(200*time.Millisecond), "k", "s3cret:with:colons")
-	wantKind(t, "slow answer", err, engagelab.KindTimeout, "")
+	wantKind(t, "slow answer", err, balance.Timeout, "")
 
 	f.Fail("k", fake.Failure{Status: 502, Body: "<html>Bad Gateway</html>", Times: 2})
 	_, err = client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons")
-	wantKind(t, "HTML error page", err, engagelab.KindServerError, `engagelab: HTTP 502 with a non-JSON body ("<html>Bad Gateway</html>")`)
+	wantKind(t, "HTML error page", err, balance.ServerError, `engagelab: HTTP 502 with a non-JSON body ("<html>Bad Gateway</html>")`)
 
 	_, err = client.Balance(ctx(5*time.Second), "k", "wrong")
-	wantKind(t, "wrong secret", err, engagelab.KindAuthFailed, "engagelab: authentication failed (HTTP 401, code 2001: invalid token)")
+	wantKind(t, "wrong secret", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2001: invalid token)")
 
 	_, err = client.Balance(ctx(5*time.Second), "gone", "s")
-	wantKind(t, "disabled app", err, engagelab.KindAppUnavailable, "engagelab: application unavailable (HTTP 403, code 2002: application unavailable)")
+	wantKind(t, "disabled app", err, balance.AppUnavailable, "engagelab: application unavailable (HTTP 403, code 2002: application unavailable)")
 
 	c.At(10 * time.Minute)
 	_, err = client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons")
-	wantKind(t, "revoked key", err, engagelab.KindAuthFailed, "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)")
+	wantKind(t, "revoked key", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)")
 }
 
-func wantKind(t *testing.T, what string, err error, kind engagelab.Kind, msg string) {
+func wantKind(t *testing.T, what string, err error, kind balance.FailureKind, msg string) {
 	t.Helper()
 	var e *engagelab.Error
 	if !errors.As(err, &e) || e.Kind != kind {

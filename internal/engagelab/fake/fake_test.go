@@ -73,7 +73,7 @@ func get(t *testing.T, srv *httptest.Server, key, secret string) (status int, bo
 	return resp.StatusCode, string(b)
 }
 
-func balance(bal, gift, total string) string {
+func balanceJSON(bal, gift, total string) string {
 	return fmt.Sprintf(`{"currency":"USD","balance":"%s","gift_balance":"%s","total_balance":"%s"}`, bal, gift, total)
 }
 
@@ -112,13 +112,13 @@ apps:
         gift_balance: "2.5"
 `)
 	check(t, srv, c, "k", "s", []instant{
-		{0, 200, balance("100.0000", "5.0000", "105.0000")},
-		{20 * time.Second, 200, balance("99.5000", "5.0000", "104.5000")},
-		{90 * time.Second, 200, balance("97.7500", "5.0000", "102.7500")},
-		{5*time.Minute - time.Second, 200, balance("92.5250", "5.0000", "97.5250")},
-		{5 * time.Minute, 200, balance("50.0000", "0.0000", "50.0000")},
-		{7 * time.Minute, 200, balance("47.0000", "0.0000", "47.0000")},
-		{10 * time.Minute, 200, balance("42.5000", "2.5000", "45.0000")},
+		{0, 200, balanceJSON("100.0000", "5.0000", "105.0000")},
+		{20 * time.Second, 200, balanceJSON("99.5000", "5.0000", "104.5000")},
+		{90 * time.Second, 200, balanceJSON("97.7500", "5.0000", "102.7500")},
+		{5*time.Minute - time.Second, 200, balanceJSON("92.5250", "5.0000", "97.5250")},
+		{5 * time.Minute, 200, balanceJSON("50.0000", "0.0000", "50.0000")},
+		{7 * time.Minute, 200, balanceJSON("47.0000", "0.0000", "47.0000")},
+		{10 * time.Minute, 200, balanceJSON("42.5000", "2.5000", "45.0000")},
 	})
 }
 
@@ -127,8 +127,8 @@ func TestDrainAndRecharge(t *testing.T) {
 		srv, _, c := serve(t, `
 apps: [{name: a, dev_key: k, dev_secret: s, balance: "10", gift_balance: "0.5", drain_per_minute: "6"}]`)
 		check(t, srv, c, "k", "s", []instant{
-			{time.Minute, 200, balance("4.0000", "0.5000", "4.5000")},
-			{3 * time.Minute, 200, balance("-8.0000", "0.5000", "-7.5000")},
+			{time.Minute, 200, balanceJSON("4.0000", "0.5000", "4.5000")},
+			{3 * time.Minute, 200, balanceJSON("-8.0000", "0.5000", "-7.5000")},
 		})
 	})
 	t.Run("recharge every period, counted from the last set balance", func(t *testing.T) {
@@ -137,10 +137,10 @@ apps:
   - {name: a, dev_key: k, dev_secret: s, balance: "10", drain_per_minute: "1", recharge_every: 5m, recharge_amount: "100",
      steps: [{after: 7m, balance: "0"}]}`)
 		check(t, srv, c, "k", "s", []instant{
-			{299 * time.Second, 200, balance("5.0167", "0.0000", "5.0167")},
-			{5 * time.Minute, 200, balance("105.0000", "0.0000", "105.0000")},
-			{7 * time.Minute, 200, balance("0.0000", "0.0000", "0.0000")},
-			{12 * time.Minute, 200, balance("95.0000", "0.0000", "95.0000")},
+			{299 * time.Second, 200, balanceJSON("5.0167", "0.0000", "5.0167")},
+			{5 * time.Minute, 200, balanceJSON("105.0000", "0.0000", "105.0000")},
+			{7 * time.Minute, 200, balanceJSON("0.0000", "0.0000", "0.0000")},
+			{12 * time.Minute, 200, balanceJSON("95.0000", "0.0000", "95.0000")},
 		})
 	})
 }
@@ -241,7 +241,7 @@ func TestDelay(t *testing.T) {
 		began := time.Now()
 		status, body := get(t, srv, "k", "s")
 		took := time.Since(began)
-		if status != 200 || body != balance("10.0000", "0.0000", "10.0000") {
+		if status != 200 || body != balanceJSON("10.0000", "0.0000", "10.0000") {
 			t.Errorf("request %d: got %d %s, want the balance", i+1, status, body)
 		}
 		if took < minTook || minTook == 0 && took > 250*time.Millisecond {
@@ -258,7 +258,7 @@ apps:
 `)
 	revoked := `{"code":2002,"message":"token expired or disabled"}`
 	disabled := `{"code":2002,"message":"application unavailable"}`
-	healthy := balance("1.0000", "0.0000", "1.0000")
+	healthy := balanceJSON("1.0000", "0.0000", "1.0000")
 	check(t, srv, c, "old", "s", []instant{{59 * time.Second, 200, healthy}, {time.Minute, 401, revoked}, {time.Hour, 401, revoked}})
 	check(t, srv, c, "gone", "s", []instant{{time.Hour, 403, disabled}})
 	f.Recover("old")
@@ -276,7 +276,7 @@ func TestAuthentication(t *testing.T) {
 		status      int
 		body        string
 	}{
-		{"right secret", "k", "right", 200, balance("1.0000", "0.0000", "1.0000")},
+		{"right secret", "k", "right", 200, balanceJSON("1.0000", "0.0000", "1.0000")},
 		{"wrong secret", "k", "wrong", 401, invalid},
 		{"secret with a suffix", "k", "right2", 401, invalid},
 		{"unknown key", "nobody", "right", 401, invalid},
@@ -325,17 +325,17 @@ func TestControl(t *testing.T) {
 	c.At(10 * time.Minute)
 	f.SetBalance("k", "50", "1.5")
 	check(t, srv, c, "k", "s", []instant{
-		{10 * time.Minute, 200, balance("50.0000", "1.5000", "51.5000")},
-		{11 * time.Minute, 200, balance("48.0000", "1.5000", "49.5000")}, // drain goes on from the new balance
+		{10 * time.Minute, 200, balanceJSON("50.0000", "1.5000", "51.5000")},
+		{11 * time.Minute, 200, balanceJSON("48.0000", "1.5000", "49.5000")}, // drain goes on from the new balance
 	})
 	f.SetTotal("k", "10", "1", "12")
-	check(t, srv, c, "k", "s", []instant{{11 * time.Minute, 200, balance("10.0000", "1.0000", "12.0000")}})
+	check(t, srv, c, "k", "s", []instant{{11 * time.Minute, 200, balanceJSON("10.0000", "1.0000", "12.0000")}})
 
 	if err := f.AddApp(fake.App{Name: "new", DevKey: "k2", DevSecret: "s2", Balance: "7", DrainPerMinute: "1"}); err != nil {
 		t.Fatalf("AddApp: %v", err)
 	}
 	// The new app's clock starts when it is added, at 11m.
-	check(t, srv, c, "k2", "s2", []instant{{12 * time.Minute, 200, balance("6.0000", "0.0000", "6.0000")}})
+	check(t, srv, c, "k2", "s2", []instant{{12 * time.Minute, 200, balanceJSON("6.0000", "0.0000", "6.0000")}})
 
 	for _, tt := range []struct {
 		name string
@@ -403,11 +403,11 @@ func TestDemo(t *testing.T) {
 	srv := httptest.NewServer(fake.New(demo, c.Now))
 	defer srv.Close()
 	want := map[string]instant{
-		"checkout":  {0, 200, balance("5000.0000", "50.0000", "5050.0000")},
-		"signup":    {0, 200, balance("130.0000", "0.0000", "130.0000")},
-		"marketing": {0, 200, balance("25.0000", "5.0000", "30.0000")},
-		"legacy":    {0, 200, balance("800.0000", "0.0000", "800.0000")},
-		"flaky":     {0, 200, balance("2500.0000", "0.0000", "2500.0000")},
+		"checkout":  {0, 200, balanceJSON("5000.0000", "50.0000", "5050.0000")},
+		"signup":    {0, 200, balanceJSON("130.0000", "0.0000", "130.0000")},
+		"marketing": {0, 200, balanceJSON("25.0000", "5.0000", "30.0000")},
+		"legacy":    {0, 200, balanceJSON("800.0000", "0.0000", "800.0000")},
+		"flaky":     {0, 200, balanceJSON("2500.0000", "0.0000", "2500.0000")},
 	}
 	if len(demo.Apps) != len(want) {
 		t.Errorf("Demo() has %d apps, want %d", len(demo.Apps), len(want))
@@ -421,13 +421,13 @@ func TestDemo(t *testing.T) {
 	// The story the demo promises, at a few instants.
 	check(t, srv, c, "demo-legacy", "demo-secret-legacy", []instant{{61 * time.Second, 401, `{"code":2002,"message":"token expired or disabled"}`}})
 	check(t, srv, c, "demo-signup", "demo-secret-signup", []instant{
-		{2 * time.Minute, 200, balance("80.0000", "0.0000", "80.0000")},
-		{5 * time.Minute, 200, balance("5.0000", "0.0000", "5.0000")},
-		{6 * time.Minute, 200, balance("-20.0000", "0.0000", "-20.0000")},
-		{8 * time.Minute, 200, balance("1000.0000", "0.0000", "1000.0000")},
+		{2 * time.Minute, 200, balanceJSON("80.0000", "0.0000", "80.0000")},
+		{5 * time.Minute, 200, balanceJSON("5.0000", "0.0000", "5.0000")},
+		{6 * time.Minute, 200, balanceJSON("-20.0000", "0.0000", "-20.0000")},
+		{8 * time.Minute, 200, balanceJSON("1000.0000", "0.0000", "1000.0000")},
 	})
 	check(t, srv, c, "demo-marketing", "demo-secret-marketing", []instant{
-		{10 * time.Minute, 200, balance("-15.0000", "5.0000", "-10.0000")},
+		{10 * time.Minute, 200, balanceJSON("-15.0000", "5.0000", "-10.0000")},
 	})
 	check(t, srv, c, "demo-flaky", "demo-secret-flaky", []instant{{5 * time.Minute, 500, `{"code":1000,"message":"internal error"}`}})
 }
