@@ -32,12 +32,7 @@ func storeSnapshots(t *testing.T, dbURL, app string, snaps ...balance.Snapshot) 
 		t.Fatal(err)
 	}
 	for _, s := range snaps {
-		_, err := st.Apply(ctx, ids[app], &s, nil, func(ev store.Evaluation) (store.Decision, error) {
-			return store.Decision{State: ev.State, SilenceReason: ev.SilenceReason}, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Snapshot(t, st, ids[app], s)
 	}
 }
 

@@ -10,10 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
-	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -263,85 +262,65 @@ func writeEvents(e *env, format string, events []store.Event) error {
 	return nil
 }
 
-// silencer builds a poller just for silencing: it evaluates under the same row lock as serve.
-func silencer(ctx context.Context, e *env, cfgPath, app string) (*poller.Poller, *store.Store, error) {
+// silencer opens the service for one app: it silences under the same row lock as serve.
+func silencer(ctx context.Context, e *env, cfgPath, name string) (*app.App, error) {
 	cfg, err := loadConfig(e, cfgPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if _, ok := cfg.App(app); !ok {
-		return nil, nil, usageErr("no app named %q in the config", app)
+	if _, ok := cfg.App(name); !ok {
+		return nil, usageErr("no app named %q in the config", name)
 	}
-	st, err := openStore(ctx, e, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := st.CheckSchema(ctx); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	a, _ := cfg.App(app)
-	ids, err := st.EnsureApps(ctx, []string{app})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	p, err := poller.New(poller.Config{Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL), Apps: []config.App{a},
-		Notifiers: cfg.Notifiers, AppIDs: ids, Logger: e.logger})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return p, st, nil
+	return app.Open(ctx, cfg, app.OpenOptions{Logger: e.logger, NoMigrate: true, Apps: []string{name}})
 }
 
 func cmdSilence(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("silence", e)
-	app := fs.String("app", "", "app name (required)")
+	appName := fs.String("app", "", "app name (required)")
 	forDur := fs.String("for", "", "how long, like 2h or 1d (required)")
 	reason := fs.String("reason", "", "why (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *app == "" || *forDur == "" || strings.TrimSpace(*reason) == "" {
+	if *appName == "" || *forDur == "" || strings.TrimSpace(*reason) == "" {
 		return usageErr("silence needs --app NAME --for DURATION --reason TEXT")
 	}
 	d, err := config.ParseDuration(*forDur)
 	if err != nil || d <= 0 {
 		return usageErr("--for must be a positive duration like 2h or 1d")
 	}
-	p, st, err := silencer(ctx, e, *cfgPath, *app)
+	a, err := silencer(ctx, e, *cfgPath, *appName)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer a.Close()
 	until := time.Now().Add(d).UTC().Truncate(time.Second)
-	if err := p.Silence(ctx, *app, until, *reason); err != nil {
+	if err := a.Silence(ctx, *appName, until, *reason); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s silenced until %s: %s\n", *app, until.Format(time.RFC3339), *reason)
+	fmt.Fprintf(e.stdout, "%s silenced until %s: %s\n", *appName, until.Format(time.RFC3339), *reason)
 	return nil
 }
 
 func cmdUnsilence(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags("unsilence", e)
-	app := fs.String("app", "", "app name (required)")
+	appName := fs.String("app", "", "app name (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *app == "" {
+	if *appName == "" {
 		return usageErr("unsilence needs --app NAME")
 	}
-	p, st, err := silencer(ctx, e, *cfgPath, *app)
+	a, err := silencer(ctx, e, *cfgPath, *appName)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	events, err := p.Unsilence(ctx, *app)
+	defer a.Close()
+	events, err := a.Evaluator.Unsilence(ctx, *appName)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s is no longer silenced", *app)
+	fmt.Fprintf(e.stdout, "%s is no longer silenced", *appName)
 	switch n := len(events); {
 	case n == 1:
 		fmt.Fprint(e.stdout, "; 1 alert still firing: a reminder is queued for `monitor serve` to deliver")

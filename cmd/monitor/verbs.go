@@ -8,18 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/delivery"
-	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
@@ -131,69 +127,27 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	selected := cfg.Apps
-	if len(apps) > 0 {
-		selected = nil
-		for i, name := range apps {
-			a, ok := cfg.App(name)
-			if !ok {
-				return usageErr("poll-once: no app named %q in the config", name)
-			}
-			if !slices.Contains(apps[:i], name) {
-				selected = append(selected, a)
-			}
+	for _, name := range apps {
+		if _, ok := cfg.App(name); !ok {
+			return usageErr("poll-once: no app named %q in the config", name)
 		}
 	}
-	notifiers, err := app.BuildNotifiers(cfg)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	st, err := openStore(ctx, e, cfg)
+	a, err := app.Open(ctx, cfg, app.OpenOptions{Logger: e.logger, Apps: apps})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	names := make([]string, len(selected))
-	for i, a := range selected {
-		names[i] = a.Name
-	}
-	ids, err := st.EnsureApps(ctx, names)
+	defer a.Close()
+	st, notifiers := a.Store, a.Notifiers
+	results, pending, err := a.PollOnce(ctx, *deliverTimeout)
+	printPolls(e, results)
 	if err != nil {
 		return err
 	}
-	p, err := poller.New(poller.Config{
-		Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(e.logger)),
-		Apps: selected, Notifiers: cfg.Notifiers, AppIDs: ids, Timeout: cfg.EngageLab.Timeout, Logger: e.logger,
-	})
-	if err != nil {
-		return err
-	}
-
-	results := make([]poller.Result, len(selected))
-	sem := make(chan struct{}, cfg.EngageLab.MaxConcurrency)
-	var wg sync.WaitGroup
-	for i, a := range selected {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i] = p.Poll(ctx, a.Name)
-		})
-	}
-	wg.Wait()
-
 	var eventIDs []string
 	for _, r := range results {
 		for _, ev := range r.Events {
 			eventIDs = append(eventIDs, ev.ID)
 		}
-	}
-	pending, err := deliverFor(ctx, e, st, notifiers, cfg, eventIDs, *deliverTimeout)
-	printPolls(e, results)
-	if err != nil {
-		return err
 	}
 	// A permanent refusal is undelivered too, though nothing will retry it.
 	var problems []string
@@ -228,37 +182,6 @@ func cmdPollOnce(ctx context.Context, e *env, args []string) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// deliverFor delivers due outbox rows until the given events' rows are all finished or the
-// timeout passes; it returns how many of them are still pending.
-func deliverFor(ctx context.Context, e *env, st *store.Store, notifiers map[string]notify.Notifier, cfg *config.Config, eventIDs []string, timeout time.Duration) (int, error) {
-	if len(eventIDs) == 0 {
-		return 0, nil
-	}
-	w := delivery.New(delivery.Config{Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: time.Second, Logger: e.logger, Only: eventIDs})
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		if _, err := w.Drain(dctx); err != nil && dctx.Err() == nil {
-			return 0, err
-		}
-		// Count with the outer context: the delivery deadline may have passed.
-		pending, err := st.PendingOf(ctx, eventIDs)
-		if err != nil || pending == 0 {
-			return pending, err
-		}
-		next, err := st.NextDue(ctx)
-		if err != nil {
-			return pending, err
-		}
-		wait := max(time.Until(next), 50*time.Millisecond)
-		select {
-		case <-dctx.Done():
-			return pending, nil
-		case <-time.After(wait):
-		}
-	}
 }
 
 func printPolls(e *env, results []poller.Result) {

@@ -32,6 +32,9 @@ const (
 	Data   Kind = "data"
 )
 
+// Kinds lists every alert kind in the order events are reported.
+var Kinds = []Kind{Money, Access, Data}
+
 // EventType is the message type of a transition, as in the webhook body.
 type EventType string
 
@@ -119,6 +122,18 @@ func (s State) Alert(k Kind) AlertState {
 		return s.Data
 	}
 	return AlertState{}
+}
+
+// Set replaces the state of alert k (an unknown kind is ignored).
+func (s *State) Set(k Kind, a AlertState) {
+	switch k {
+	case Money:
+		s.Money = a
+	case Access:
+		s.Access = a
+	case Data:
+		s.Data = a
+	}
 }
 
 // accessLevel is the access level a failed poll fires: only an answer that says the key or

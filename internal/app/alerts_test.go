@@ -15,11 +15,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
-	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -185,20 +184,16 @@ func (s *alertSetup) eventLog(st *store.Store) []string {
 	return out
 }
 
-// poller builds a second poller on the service's database, as `monitor poll-once` or
+// second opens the service a second time on the same database, as `monitor poll-once` or
 // `monitor silence` in another process would.
-func (s *alertSetup) poller(st *store.Store) *poller.Poller {
+func (s *alertSetup) second() *app.App {
 	s.t.Helper()
-	ids, err := st.EnsureApps(context.Background(), []string{"checkout"})
+	a, err := app.Open(context.Background(), s.cfg, app.OpenOptions{})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	p, err := poller.New(poller.Config{Store: st, Client: engagelab.New(s.upstream.URL), Apps: s.cfg.Apps,
-		Notifiers: s.cfg.Notifiers, AppIDs: ids})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return p
+	s.t.Cleanup(a.Close)
+	return a
 }
 
 func diff(t *testing.T, what string, want, got any) {
@@ -362,7 +357,7 @@ func TestSilencedAppRecordsEventsAndRemindsOnUnsilence(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", "")
 	st := s.store()
-	p := s.poller(st)
+	p := s.second()
 	ctx := context.Background()
 	if err := p.Silence(ctx, "checkout", time.Now().Add(time.Hour), "maintenance"); err != nil {
 		t.Fatal(err)
@@ -376,7 +371,7 @@ func TestSilencedAppRecordsEventsAndRemindsOnUnsilence(t *testing.T) {
 		t.Fatalf("receiver got %d requests while the app was silenced", n)
 	}
 
-	if _, err := p.Unsilence(ctx, "checkout"); err != nil {
+	if err := p.Unsilence(ctx, "checkout"); err != nil {
 		t.Fatal(err)
 	}
 	s.rc.waitDelivered(t, "/pager", 1)
@@ -391,7 +386,7 @@ func TestPollOnceBesideTheServiceFiresOnce(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", "")
 	st := s.store()
-	p := s.poller(st)
+	p := s.second()
 	s.start(s.cfg)
 	s.waitPolls("checkout", 1)
 
@@ -399,7 +394,7 @@ func TestPollOnceBesideTheServiceFiresOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			if res := p.Poll(context.Background(), "checkout"); res.Err != nil {
+			if res := p.Poller.Poll(context.Background(), "checkout"); res.Err != nil {
 				t.Errorf("poll: %v", res.Err)
 			}
 		})
@@ -418,7 +413,7 @@ func TestConcurrentFailedPollsFireAuthFailedOnce(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", "")
 	st := s.store()
-	p := s.poller(st)
+	p := s.second()
 	s.start(s.cfg)
 	s.waitPolls("checkout", 1)
 
@@ -426,7 +421,7 @@ func TestConcurrentFailedPollsFireAuthFailedOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			if res := p.Poll(context.Background(), "checkout"); res.Failure == nil || res.Failure.Kind != "auth_failed" {
+			if res := p.Poller.Poll(context.Background(), "checkout"); res.Failure == nil || res.Failure.Kind != "auth_failed" {
 				t.Errorf("poll = %+v, want an auth failure", res.Failure)
 			}
 		})

@@ -4,21 +4,21 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/delivery"
-	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
-	"github.com/opsbalance/engagelab-monitor/internal/metrics"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/retention"
@@ -38,9 +38,15 @@ type Options struct {
 	BaseBackoff  time.Duration
 	PollOutbox   time.Duration
 	ConnectRetry time.Duration // wait between attempts to reach the database at start; default 5s
+	Clock        func() time.Time
 	// Polled is called after every scheduled poll.
 	Polled func(poller.Result)
 }
+
+// ShutdownBudget is how long a stop may take in all: polls in flight finish and are stored,
+// due notifications are sent, HTTP requests finish. What is still running then is abandoned
+// (logged); the outbox keeps every notification that was not sent.
+const ShutdownBudget = 30 * time.Second
 
 // Service is one running monitor process.
 type Service struct {
@@ -68,20 +74,17 @@ func (s *Service) Addr() string {
 	return s.addr
 }
 
-// Run starts everything and blocks until ctx ends, then shuts down in reverse order: stop
-// scheduling (in-flight polls finish and are stored), stop delivery (an attempt cut short stays
-// in the outbox), stop HTTP, close the database.
+// Run starts everything and blocks until ctx ends, then shuts down in reverse order of start
+// within ShutdownBudget: stop scheduling (in-flight polls finish and are stored), send what
+// is due, stop delivery (an attempt cut short stays in the outbox), stop HTTP, close the
+// database.
 func (s *Service) Run(ctx context.Context) error {
 	cfg, log := s.opts.Config, s.opts.Logger
 
 	// HTTP comes first, so that probes get answers while the database is awaited: /healthz
 	// says the process runs, /readyz says it is not ready yet.
-	listen := cfg.HTTP.Listen
-	if s.opts.Listen != "" {
-		listen = s.opts.Listen
-	}
-	notifiers, err := check(cfg, listen)
-	if err != nil {
+	listen := cmp.Or(s.opts.Listen, cfg.HTTP.Listen)
+	if _, err := check(cfg, listen); err != nil {
 		return err // a mistake to fix, not an outage to wait out
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -97,94 +100,64 @@ func (s *Service) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
+	var loops group
 	httpErr := make(chan error, 1)
-	httpDone := make(chan struct{})
-	go func() {
-		defer close(httpDone)
+	loops.Go("http server", func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			httpErr <- err
 		}
-	}()
-	var stopHTTP sync.Once
-	shutdownHTTP := func() (err error) {
-		stopHTTP.Do(func() {
-			shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err = srv.Shutdown(shutCtx)
-			<-httpDone
-		})
-		return err
-	}
-	defer shutdownHTTP() //nolint:errcheck // the normal path below reports it
-
-	st, err := s.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	if !s.opts.NoMigrate {
-		applied, err := st.Migrate(ctx)
+	})
+	stopHTTP := func(shutdown context.Context) error {
+		err := srv.Shutdown(shutdown)
 		if err != nil {
-			return err
+			srv.Close()
 		}
-		if len(applied) > 0 {
-			log.Info("database migrated", "applied", applied)
-		}
-	} else if err := st.CheckSchema(ctx); err != nil {
 		return err
 	}
 
-	names := make([]string, len(cfg.Apps))
-	for i, a := range cfg.Apps {
-		names[i] = a.Name
-		if len(a.Notify) == 0 {
-			log.Warn("app has no notifiers: its alerts are recorded but sent nowhere", "app", a.Name)
+	a, err := Open(ctx, cfg, OpenOptions{
+		Logger: log, NoMigrate: s.opts.NoMigrate, ConnectRetry: cmp.Or(s.opts.ConnectRetry, 5*time.Second),
+		Clock: s.opts.Clock, BaseBackoff: s.opts.BaseBackoff, PollOutbox: s.opts.PollOutbox,
+	})
+	if err != nil {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownBudget)
+		defer cancel()
+		if stopErr := errors.Join(stopHTTP(shutdown), loops.Wait(shutdown, log)); stopErr != nil {
+			return errors.Join(err, stopErr)
 		}
-	}
-	ids, err := st.EnsureApps(ctx, names)
-	if err != nil {
 		return err
 	}
-
-	m := metrics.New(st, cfg)
-	worker := delivery.New(delivery.Config{
-		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge,
-		BaseBackoff: s.opts.BaseBackoff, PollEvery: s.opts.PollOutbox, Logger: log, Observer: m,
-	})
-	p, err := poller.New(poller.Config{
-		Store: st, Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log)),
-		Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids, Timeout: cfg.EngageLab.Timeout,
-		Logger: log, Queued: worker.Wake, Observer: m,
-	})
-	if err != nil {
-		return err
+	defer a.Close()
+	for _, app := range cfg.Apps {
+		if len(app.Notify) == 0 {
+			log.Warn("app has no notifiers: its alerts are recorded but sent nowhere", "app", app.Name)
+		}
 	}
 	sched := poller.NewScheduler(poller.SchedulerConfig{
-		Poller: p, Apps: cfg.Apps, MaxConcurrency: cfg.EngageLab.MaxConcurrency,
-		TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter, Logger: log, Polled: s.opts.Polled,
+		Poller: a.Poller, Timers: a.Evaluator, Slots: a.Store, Apps: cfg.Apps,
+		MaxConcurrency: cfg.EngageLab.MaxConcurrency, TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter,
+		Clock: s.opts.Clock, Logger: log, Polled: s.opts.Polled,
 	})
-
-	pruner, err := retention.New(retention.Config{Store: st, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events, Logger: log})
+	pruner, err := retention.New(retention.Config{Store: a.Store, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events,
+		Clock: s.opts.Clock, Logger: log})
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{Store: st, Config: cfg, Silencer: p, Metrics: m, Logger: log})
+	api := httpapi.New(httpapi.Config{Store: a.Store, Config: cfg, Silencer: a.Evaluator, Metrics: a.Metrics, Logger: log})
 	handler.Store(&api)
 
-	var wg sync.WaitGroup
-	schedCtx, stopSched := context.WithCancel(ctx)
-	defer stopSched()
-	schedDone := make(chan struct{})
-	go func() { defer close(schedDone); _ = sched.Run(schedCtx) }()
+	// Polling loops stop when ctx ends; delivery outlives them, so that what the last polls
+	// queued can still be sent within the budget.
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDelivery()
-	wg.Go(func() { _ = pruner.Run(schedCtx) })
-	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); _ = worker.Run(deliverCtx) }()
-	wg.Go(func() { st.ListenOutbox(schedCtx, worker.Wake) })
+	var polling group
+	polling.Go("scheduler", func() { _ = sched.Run(ctx) })
+	polling.Go("retention", func() { _ = pruner.Run(ctx) })
+	polling.Go("outbox listener", func() { a.Store.ListenOutbox(ctx, a.Delivery.Wake) })
+	var delivering group
+	delivering.Go("delivery", func() { _ = a.Delivery.Run(deliverCtx) })
 
-	log.Info("monitor running", "http", s.addr, "apps", len(cfg.Apps), "notifiers", len(cfg.Notifiers))
+	log.Info("monitor running", "http", s.Addr(), "apps", len(cfg.Apps), "notifiers", len(cfg.Notifiers))
 	close(s.ready)
 
 	var runErr error
@@ -193,48 +166,65 @@ func (s *Service) Run(ctx context.Context) error {
 	case runErr = <-httpErr:
 		runErr = fmt.Errorf("http server: %w", runErr)
 	}
-	log.Info("shutting down")
-	stopSched()
-	<-schedDone // polls in flight finish and queue what they caused
-	// Send what is due now, within bounds, so a clean stop leaves nothing behind that could go.
-	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	if _, err := worker.Drain(drainCtx); err != nil && drainCtx.Err() == nil {
+	log.Info("shutting down", "budget", ShutdownBudget)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownBudget)
+	defer cancel()
+	errs := []error{runErr, polling.Wait(shutdown, log)} // polls in flight finish and queue what they caused
+	// Send what is due now, so a clean stop leaves nothing behind that could go.
+	if _, err := a.Delivery.Drain(shutdown); err != nil && shutdown.Err() == nil {
 		log.Warn("final delivery before stopping failed; the outbox keeps the rows", "error", err)
 	}
-	cancelDrain()
 	stopDelivery()
-	<-workerDone
-	runErr = errors.Join(runErr, shutdownHTTP())
-	wg.Wait()
+	errs = append(errs, delivering.Wait(shutdown, log), stopHTTP(shutdown), loops.Wait(shutdown, log))
 	log.Info("stopped")
-	return runErr
+	return errors.Join(errs...)
 }
 
-// connect opens the database, waiting and retrying (and saying so) while it is unreachable:
-// a service started before its database must not crash-loop.
-func (s *Service) connect(ctx context.Context) (*store.Store, error) {
-	wait := s.opts.ConnectRetry
-	if wait == 0 {
-		wait = 5 * time.Second
+// group runs named goroutines and waits for them within a shutdown budget, naming the ones
+// abandoned when it runs out.
+type group struct {
+	mu      sync.Mutex
+	running map[string]int
+	wg      sync.WaitGroup
+}
+
+func (g *group) Go(name string, f func()) {
+	g.mu.Lock()
+	if g.running == nil {
+		g.running = map[string]int{}
 	}
-	for {
-		st, err := store.Open(ctx, s.opts.Config.Database.URL.Reveal(), s.opts.Logger)
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if errors.Is(err, store.ErrBadURL) {
-			return nil, err
-		}
-		s.opts.Logger.Warn("database not reachable; retrying", "retry_in", wait, "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+	g.running[name]++
+	g.mu.Unlock()
+	g.wg.Go(func() {
+		defer func() {
+			g.mu.Lock()
+			g.running[name]--
+			g.mu.Unlock()
+		}()
+		f()
+	})
+}
+
+// Wait waits for every goroutine until shutdown ends; then it logs and returns the ones left.
+func (g *group) Wait(shutdown context.Context, log *slog.Logger) error {
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-shutdown.Done():
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var left []string
+	for name, n := range g.running {
+		if n > 0 {
+			left = append(left, name)
 		}
 	}
+	slices.Sort(left)
+	log.Warn("shutdown budget spent; abandoning", "still_running", left)
+	return fmt.Errorf("shutdown budget of %s spent with %s still running", ShutdownBudget, strings.Join(left, ", "))
 }
 
 // ConfigError is a refusal to start that only a change of configuration cures (the CLI exits

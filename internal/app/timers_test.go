@@ -42,7 +42,7 @@ func TestSilenceEndsOnTheTimerWithOneReminder(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", noPolls+", repeat_every: 0s")
 	st := s.store()
-	p := s.poller(st)
+	p := s.second()
 	s.balance("80")
 	s.start(s.cfg)
 	s.rc.waitDelivered(t, "/pager", 1)

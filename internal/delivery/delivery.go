@@ -219,3 +219,36 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) * 2
 	return d - d/5 + jitter
 }
+
+// DeliverEvents sends the rows of the given events (and only those) until they are all
+// finished or timeout passes, retrying with backoff in between, and returns how many of them
+// are still pending: what `monitor poll-once` waits for before it reports.
+func DeliverEvents(ctx context.Context, c Config, eventIDs []string, timeout time.Duration) (int, error) {
+	if len(eventIDs) == 0 {
+		return 0, nil
+	}
+	c.Only = eventIDs
+	w := New(c)
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if _, err := w.Drain(dctx); err != nil && dctx.Err() == nil {
+			return 0, err
+		}
+		// Count with the outer context: the delivery deadline may have passed.
+		pending, err := w.cfg.Store.PendingOf(ctx, eventIDs)
+		if err != nil || pending == 0 {
+			return pending, err
+		}
+		next, err := w.cfg.Store.NextDue(ctx)
+		if err != nil {
+			return pending, err
+		}
+		wait := max(next.Sub(w.cfg.Clock()), 50*time.Millisecond)
+		select {
+		case <-dctx.Done():
+			return pending, nil
+		case <-time.After(wait):
+		}
+	}
+}

@@ -136,15 +136,10 @@ func (o *outbox) queue(app string, typ alert.EventType, at time.Time, notifiers 
 	if err != nil {
 		o.t.Fatal(err)
 	}
-	_, err = o.st.Apply(context.Background(), o.ids[app], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		return store.Decision{State: ev.State, Events: []store.EventRecord{{
-			ID: id, Alert: alert.Money, Type: typ, Rule: alert.RuleLowBalance, Severity: alert.SeverityWarning,
-			Since: at, At: at, Payload: body, Notifiers: notifiers,
-		}}}, nil
+	pgtest.Events(o.t, o.st, o.ids[app], store.EventRecord{
+		ID: id, Alert: alert.Money, Type: typ, Rule: alert.RuleLowBalance, Severity: alert.SeverityWarning,
+		Since: at, At: at, Payload: body, Notifiers: notifiers,
 	})
-	if err != nil {
-		o.t.Fatalf("queue event: %v", err)
-	}
 	return id
 }
 

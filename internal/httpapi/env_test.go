@@ -18,15 +18,15 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/metrics"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
-	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // The poller is the production Silencer.
-var _ httpapi.Silencer = (*poller.Poller)(nil)
+var _ httpapi.Silencer = (*evaluate.Evaluator)(nil)
 
 var (
 	now        = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -101,17 +101,19 @@ type silencer struct {
 }
 
 func (s *silencer) Silence(ctx context.Context, app string, until time.Time, reason string) error {
-	_, err := s.st.Apply(ctx, s.ids[app], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		ev.State.SilencedUntil = until
-		return store.Decision{State: ev.State, SilenceReason: reason}, nil
+	err := s.st.WithAppLock(ctx, s.ids[app], func(ctx context.Context, tx *store.AppTx) error {
+		st := tx.State()
+		st.Alerts.SilencedUntil, st.SilenceReason = until, reason
+		return tx.SaveState(ctx, st)
 	})
 	return err
 }
 
 func (s *silencer) Unsilence(ctx context.Context, app string) ([]store.EventRecord, error) {
-	_, err := s.st.Apply(ctx, s.ids[app], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		ev.State.SilencedUntil = time.Time{}
-		return store.Decision{State: ev.State}, nil
+	err := s.st.WithAppLock(ctx, s.ids[app], func(ctx context.Context, tx *store.AppTx) error {
+		st := tx.State()
+		st.Alerts.SilencedUntil, st.SilenceReason = time.Time{}, ""
+		return tx.SaveState(ctx, st)
 	})
 	return nil, err
 }
@@ -131,9 +133,13 @@ func (e *env) snap(t *testing.T, app, polledAt, paid, gift string) {
 	t.Helper()
 	s := &balance.Snapshot{PolledAt: at(polledAt), Currency: "USD", Balance: d(paid), GiftBalance: d(gift),
 		TotalBalance: d(paid).Add(d(gift))}
-	_, err := e.st.Apply(context.Background(), e.ids[app], s, nil, func(ev store.Evaluation) (store.Decision, error) {
-		ev.State.LastSuccessAt = s.PolledAt // as the poller records a success
-		return store.Decision{State: ev.State, SilenceReason: ev.SilenceReason}, nil
+	err := e.st.WithAppLock(context.Background(), e.ids[app], func(ctx context.Context, tx *store.AppTx) error {
+		if err := tx.InsertSnapshot(ctx, *s); err != nil {
+			return err
+		}
+		st := tx.State()
+		st.Alerts.LastSuccessAt = s.PolledAt // as an evaluation records a success
+		return tx.SaveState(ctx, st)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,24 +149,12 @@ func (e *env) snap(t *testing.T, app, polledAt, paid, gift string) {
 // fire sets app's alert k to level (the zero Level resolves it), optionally with events.
 func (e *env) fire(t *testing.T, app string, k alert.Kind, level alert.Level, since string, events ...store.EventRecord) {
 	t.Helper()
-	_, err := e.st.Apply(context.Background(), e.ids[app], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		a := alert.AlertState{}
-		if level.Firing() {
-			a = alert.AlertState{Level: level, Since: at(since), LevelSince: at(since), LastSentAt: at(since)}
-		}
-		switch k {
-		case alert.Money:
-			ev.State.Money = a
-		case alert.Access:
-			ev.State.Access = a
-		case alert.Data:
-			ev.State.Data = a
-		}
-		return store.Decision{State: ev.State, SilenceReason: ev.SilenceReason, Events: events}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	a := alert.AlertState{}
+	if level.Firing() {
+		a = alert.AlertState{Level: level, Since: at(since), LevelSince: at(since), LastSentAt: at(since)}
 	}
+	pgtest.Change(t, e.st, e.ids[app], func(s *store.AppState) { s.Alerts.Set(k, a) })
+	pgtest.Events(t, e.st, e.ids[app], events...)
 }
 
 type response struct {

@@ -57,15 +57,10 @@ func TestOutboxAge(t *testing.T) {
 	if got := gauge(t, m, "engagelab_outbox_oldest_pending_seconds"); got != 0 {
 		t.Errorf("empty outbox: oldest = %v, want 0", got)
 	}
-	_, err = st.Apply(ctx, ids["checkout"], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		return store.Decision{State: ev.State, Events: []store.EventRecord{{
-			ID: "evt_1", Alert: alert.Money, Type: alert.Firing, Rule: "low_balance", Severity: alert.SeverityWarning,
-			Since: created, At: created, Payload: []byte(`{}`), Notifiers: []string{"a", "b"},
-		}}}, nil
+	pgtest.Events(t, st, ids["checkout"], store.EventRecord{
+		ID: "evt_1", Alert: alert.Money, Type: alert.Firing, Rule: "low_balance", Severity: alert.SeverityWarning,
+		Since: created, At: created, Payload: []byte(`{}`), Notifiers: []string{"a", "b"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if got := gauge(t, m, "engagelab_outbox_oldest_pending_seconds"); got != 90 {
 		t.Errorf("oldest = %v, want 90", got)
 	}
@@ -83,11 +78,7 @@ func TestStoreUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := &balance.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: decimal.NewFromInt(5), GiftBalance: decimal.Zero, TotalBalance: decimal.NewFromInt(5)}
-	if _, err := st.Apply(ctx, ids["checkout"], snap, nil, func(ev store.Evaluation) (store.Decision, error) {
-		return store.Decision{State: ev.State}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Snapshot(t, st, ids["checkout"], *snap)
 	m := New(st, &config.Config{Apps: []config.App{{Name: "checkout"}}})
 	if n := count(t, m, "engagelab_balance"); n != 3 {
 		t.Fatalf("balance series before: %d, want 3", n)

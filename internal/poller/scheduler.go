@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,16 +16,28 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 )
 
+// Timers evaluates every app without polling; *evaluate.Evaluator is one.
+type Timers interface {
+	TickAll(ctx context.Context) error
+}
+
+// SlotClaimer records which process polls an app's scheduled slot; *store.Store is one.
+type SlotClaimer interface {
+	ClaimSlot(ctx context.Context, app string, slot time.Time) (bool, error)
+}
+
 // SchedulerConfig configures a Scheduler.
 type SchedulerConfig struct {
 	Poller         *Poller
+	Timers         Timers
 	Apps           []config.App
 	MaxConcurrency int           // polls in flight at once; default 16
 	TickEvery      time.Duration // timer evaluation (reminders, staleness, silences); default 15s
 	MaxJitter      time.Duration // upper bound of the random delay before a scheduled poll; default 2s
-	// ClaimSlots makes replicas poll each scheduled slot once (via the store). Default on.
-	NoSlotClaims bool
-	Logger       *slog.Logger
+	// Slots makes replicas poll each scheduled slot once; nil polls every slot.
+	Slots  SlotClaimer
+	Clock  func() time.Time // default time.Now
+	Logger *slog.Logger
 	// Polled, when set, is called after every poll the scheduler made (tests wait on it).
 	Polled func(Result)
 }
@@ -41,6 +54,9 @@ func NewScheduler(c SchedulerConfig) *Scheduler {
 	c.MaxConcurrency = cmp.Or(c.MaxConcurrency, 16)
 	c.TickEvery = cmp.Or(c.TickEvery, 15*time.Second)
 	c.MaxJitter = cmp.Or(c.MaxJitter, 2*time.Second)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,8 +114,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, app := range s.cfg.Apps {
 		sched := Aligned(app.Cron)
 		c.Schedule(sched, cron.FuncJob(func() {
-			slot := slotAt(sched, time.Now(), app.Interval)
-			s.poll(jobCtx, ctx, app.Name, slot, true)
+			slot := slotAt(sched, s.cfg.Clock(), app.Interval)
+			// Jitter spreads apps that share a spec, but never so far that a short interval
+			// would run into its next slot: at most a tenth of the interval.
+			s.poll(jobCtx, ctx, app.Name, slot, min(s.cfg.MaxJitter, app.Interval/10))
 		}))
 	}
 
@@ -108,8 +126,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// poll once, and a restart polls again unless a poll happened moments ago.
 	for _, app := range s.cfg.Apps {
 		wg.Go(func() {
-			slot := time.Now().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
-			s.poll(jobCtx, ctx, app.Name, slot, false)
+			slot := s.cfg.Clock().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
+			s.poll(jobCtx, ctx, app.Name, slot, 0)
 		})
 	}
 	c.Start()
@@ -119,13 +137,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			stopped := c.Stop()
+			// Polls in flight finish and are stored; how long that may take is the caller's
+			// shutdown budget, not a bound of its own here.
+			<-c.Stop().Done()
 			wg.Wait()
-			select {
-			case <-stopped.Done():
-			case <-time.After(s.cfg.Poller.cfg.Timeout + 35*time.Second):
-				log.Warn("scheduler: polls still running at shutdown; abandoning them")
-			}
 			return nil
 		case <-ticker.C:
 			s.tick(ctx)
@@ -137,26 +152,26 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) tick(ctx context.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.cfg.Logger.Error("timer evaluation panicked", "panic", fmt.Sprint(r))
+			s.cfg.Logger.Error("timer evaluation panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	if err := s.cfg.Poller.TickAll(ctx); err != nil && ctx.Err() == nil {
+	if err := s.cfg.Timers.TickAll(ctx); err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Error("timer evaluation failed", "error", err)
 	}
 }
 
 // poll runs one poll of app for slot. stop is the scheduler's context: once it is done no new
 // poll starts. Scheduled polls wait a random jitter first so apps sharing a spec spread out.
-func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Time, jitter bool) {
+func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Time, jitter time.Duration) {
 	// cron's Recover covers scheduled polls; start-up polls run outside cron and need their own.
 	defer func() {
 		if r := recover(); r != nil {
-			s.cfg.Logger.Error("poll panicked; the next one runs on schedule", "app", app, "panic", fmt.Sprint(r))
+			s.cfg.Logger.Error("poll panicked; the next one runs on schedule", "app", app, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	if jitter && s.cfg.MaxJitter > 0 {
+	if jitter > 0 {
 		select {
-		case <-time.After(rand.N(s.cfg.MaxJitter)):
+		case <-time.After(rand.N(jitter)):
 		case <-stop.Done():
 			return
 		}
@@ -179,8 +194,8 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 		return
 	}
 	p := s.cfg.Poller
-	if !s.cfg.NoSlotClaims && !slot.IsZero() {
-		ok, err := p.cfg.Store.ClaimSlot(jobCtx, p.cfg.AppIDs[app], slot)
+	if s.cfg.Slots != nil && !slot.IsZero() {
+		ok, err := s.cfg.Slots.ClaimSlot(jobCtx, app, slot)
 		if err != nil {
 			s.cfg.Logger.Error("claim poll slot failed; polling anyway", "app", app, "error", err)
 		} else if !ok {

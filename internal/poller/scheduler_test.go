@@ -16,6 +16,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -23,13 +24,13 @@ import (
 
 // setup registers n apps named app0..app{n-1} (keys k0.., secrets s0..) on an "@every 1s"
 // schedule and returns their config and a poller over client.
-func setup(t *testing.T, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App) {
+func setup(t *testing.T, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App, *evaluate.Evaluator) {
 	t.Helper()
 	return setupEvery(t, "1s", n, client)
 }
 
 // setupEvery is setup on an "@every every" schedule.
-func setupEvery(t *testing.T, every string, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App) {
+func setupEvery(t *testing.T, every string, n int, client poller.Balancer) (*store.Store, *poller.Poller, []config.App, *evaluate.Evaluator) {
 	t.Helper()
 	var apps strings.Builder
 	for i := range n {
@@ -52,11 +53,15 @@ apps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := poller.New(poller.Config{Store: st, Client: client, Apps: cfg.Apps, AppIDs: ids, Timeout: 5 * time.Second})
+	ev, err := evaluate.New(evaluate.Config{Store: st, Apps: cfg.Apps, AppIDs: ids})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, p, cfg.Apps
+	p, err := poller.New(poller.Config{Evaluator: ev, Client: client, Apps: cfg.Apps, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, p, cfg.Apps, ev
 }
 
 func fakeApps(n int) []fake.App {
@@ -85,7 +90,7 @@ func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	upstream := httptest.NewServer(slow)
 	defer upstream.Close()
 	// Hourly: only the start-up polls run, so every poll counted is one of them.
-	_, p, apps := setupEvery(t, "1h", 6, engagelab.New(upstream.URL))
+	st, p, apps, ev := setupEvery(t, "1h", 6, engagelab.New(upstream.URL))
 
 	var mu sync.Mutex
 	first := map[string]time.Time{}
@@ -93,7 +98,7 @@ func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxConcurrency: 2, MaxJitter: time.Millisecond,
+	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Timers: ev, Slots: st, Apps: apps, MaxConcurrency: 2, MaxJitter: time.Millisecond,
 		Polled: func(r poller.Result) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -131,11 +136,11 @@ func TestSchedulerFinishesAPollInFlightAtShutdown(t *testing.T) {
 		f.ServeHTTP(w, r)
 	}))
 	defer upstream.Close()
-	st, p, apps := setup(t, 1, engagelab.New(upstream.URL))
+	st, p, apps, ev := setup(t, 1, engagelab.New(upstream.URL))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxJitter: time.Millisecond}).Run(ctx)
+		done <- poller.NewScheduler(poller.SchedulerConfig{Poller: p, Timers: ev, Slots: st, Apps: apps, MaxJitter: time.Millisecond}).Run(ctx)
 	}()
 	<-arrived // the start-up poll is waiting on the upstream: stop now, as SIGTERM would
 	cancel()
@@ -165,11 +170,11 @@ func (p *panicky) Balance(context.Context, string, string) (balance.Snapshot, er
 
 func TestSchedulerSurvivesAPanickingPoll(t *testing.T) {
 	client := &panicky{}
-	_, p, apps := setup(t, 1, client)
+	st, p, apps, ev := setup(t, 1, client)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var polled atomic.Int32
-	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxJitter: time.Millisecond,
+	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Timers: ev, Slots: st, Apps: apps, MaxJitter: time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 		Polled: func(poller.Result) {
 			if polled.Add(1) == 2 {
@@ -206,12 +211,12 @@ func TestSchedulerSkipsATickWhileThePollStillRuns(t *testing.T) {
 		f.ServeHTTP(w, r)
 	}))
 	defer upstream.Close()
-	_, p, apps := setup(t, 1, engagelab.New(upstream.URL))
+	st, p, apps, ev := setup(t, 1, engagelab.New(upstream.URL))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	var polled atomic.Int32
-	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Apps: apps, MaxJitter: time.Millisecond,
+	s := poller.NewScheduler(poller.SchedulerConfig{Poller: p, Timers: ev, Slots: st, Apps: apps, MaxJitter: time.Millisecond,
 		Polled: func(poller.Result) { polled.Add(1) }})
 	if err := s.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -49,7 +49,9 @@ func New(c Config) (*Pruner, error) {
 // PruneOnce deletes everything past retention as of the clock's now.
 func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
 	now := p.cfg.Clock()
-	c, err := p.cfg.Store.Prune(ctx, now.Add(-p.cfg.Snapshots), now.Add(-p.cfg.Events), p.cfg.BatchSize)
+	// Slots only matter while replicas might still poll them: a day is plenty.
+	slots := now.Add(-min(p.cfg.Snapshots, 24*time.Hour))
+	c, err := p.cfg.Store.Prune(ctx, now.Add(-p.cfg.Snapshots), now.Add(-p.cfg.Events), slots, p.cfg.BatchSize)
 	if err != nil {
 		return c, err
 	}

@@ -27,25 +27,22 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	// An old failure (110 days ago, before any snapshot), an old delivered event and an old
 	// event whose notification is still pending.
 	old := now.Add(-110 * day)
-	_, err = s.Apply(ctx, ids["a"], nil, &balance.Failure{At: old, Kind: balance.ServerError, HTTPStatus: 500, Code: 1000, Message: "x"},
-		func(ev store.Evaluation) (store.Decision, error) {
-			return store.Decision{State: ev.State, Events: []store.EventRecord{
-				{ID: "evt_done", Alert: alert.Data, Type: alert.Firing, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
-				{ID: "evt_pending", Alert: alert.Data, Type: alert.Reminder, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
-			}}, nil
-		})
-	if err != nil {
+	if err := s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+		return tx.RecordFailure(ctx, balance.Failure{At: old, Kind: balance.ServerError, HTTPStatus: 500, Code: 1000, Message: "x"}, false)
+	}); err != nil {
 		t.Fatal(err)
 	}
+	pgtest.Events(t, s, ids["a"],
+		store.EventRecord{ID: "evt_done", Alert: alert.Data, Type: alert.Firing, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
+		store.EventRecord{ID: "evt_pending", Alert: alert.Data, Type: alert.Reminder, Rule: "poll_failing", Severity: alert.SeverityWarning, Since: old, At: old, Payload: []byte(`{}`), Notifiers: []string{"ops"}},
+	)
 	// 12 snapshots per app, one every 10 days from 110d ago up to now,
 	// stored oldest first as polls are (the old failure above came before them all).
 	for _, app := range []string{"a", "b"} {
 		for i := range 12 {
 			d := decimal.RequireFromString(fmt.Sprintf("%d.0000", 111-i))
 			snap := &balance.Snapshot{PolledAt: now.Add(-time.Duration(110-i*10) * day), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
-			if _, err := s.Apply(ctx, ids[app], snap, nil, keep); err != nil {
-				t.Fatal(err)
-			}
+			pgtest.Snapshot(t, s, ids[app], *snap)
 		}
 	}
 	if _, err := s.DeliverOne(ctx, now, nil, func(context.Context, store.Delivery) store.Outcome {
@@ -93,5 +90,3 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 		t.Errorf("second pass pruned %+v", again)
 	}
 }
-
-func keep(ev store.Evaluation) (store.Decision, error) { return store.Decision{State: ev.State}, nil }

@@ -27,9 +27,7 @@ func TestBucketsAlignToUTCAndKeepExactAmounts(t *testing.T) {
 		hm, _ := time.Parse("15:04", p.at)
 		at := day.Add(time.Duration(hm.Hour())*time.Hour + time.Duration(hm.Minute())*time.Minute)
 		d := decimal.RequireFromString(p.total)
-		if _, err := s.Apply(ctx, ids["a"], &balance.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}, nil, keep); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Snapshot(t, s, ids["a"], balance.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d})
 	}
 	for _, raw := range []bool{false, true} {
 		get := s.Buckets
@@ -63,9 +61,7 @@ func TestRollupBucketsEqualRawBuckets(t *testing.T) {
 		at = at.Add(time.Duration(1+r.IntN(29)) * time.Minute)
 		b := decimal.New(r.Int64N(2_000_000)-500_000, -4)
 		g := decimal.New(r.Int64N(10_000), -4)
-		if _, err := s.Apply(ctx, ids["a"], &balance.Snapshot{PolledAt: at, Currency: "USD", Balance: b, GiftBalance: g, TotalBalance: b.Add(g)}, nil, keep); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Snapshot(t, s, ids["a"], balance.Snapshot{PolledAt: at, Currency: "USD", Balance: b, GiftBalance: g, TotalBalance: b.Add(g)})
 	}
 	ranges := [][2]time.Time{
 		{base, base.Add(72 * time.Hour)},

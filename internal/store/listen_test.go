@@ -38,13 +38,8 @@ func TestListenOutboxWakesOnAnotherProcesssRows(t *testing.T) {
 		t.Fatal("listener never started")
 	}
 	now := time.Now()
-	_, err = writer.Apply(ctx, ids["a"], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		return store.Decision{State: ev.State, Events: []store.EventRecord{{ID: "evt_x", Alert: alert.Money, Type: alert.Firing,
-			Rule: "low_balance", Severity: alert.SeverityWarning, Since: now, At: now, Payload: []byte(`{}`), Notifiers: []string{"ops"}}}}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Events(t, writer, ids["a"], store.EventRecord{ID: "evt_x", Alert: alert.Money, Type: alert.Firing,
+		Rule: "low_balance", Severity: alert.SeverityWarning, Since: now, At: now, Payload: []byte(`{}`), Notifiers: []string{"ops"}})
 	select {
 	case <-woken:
 	case <-time.After(10 * time.Second):

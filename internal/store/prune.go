@@ -15,9 +15,10 @@ type PruneCounts struct {
 
 // Prune deletes, in batches of at most batch rows per statement (short transactions, no long
 // locks), snapshots, failed polls, poll slots and finished outbox rows older than dataBefore,
-// and events older than eventsBefore (their outbox rows go with them). Pending outbox rows are
+// poll slots older than slotsBefore, and events older than eventsBefore (their outbox rows go
+// with them). Pending outbox rows are
 // never deleted here: the delivery worker retires them.
-func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore time.Time, batch int) (PruneCounts, error) {
+func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore, slotsBefore time.Time, batch int) (PruneCounts, error) {
 	var c PruneCounts
 	ids, err := s.appIDs(ctx)
 	if err != nil {
@@ -52,10 +53,9 @@ func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore time.Time, b
 			id, dataBefore.UTC().Truncate(time.Hour).Add(-time.Hour), batch); err != nil {
 			return c, fmt.Errorf("prune roll-ups: %w", err)
 		}
-		// Slots only matter while replicas might still poll them: keep a day.
 		if err := loop(&c.Slots, `DELETE FROM poll_slots WHERE (app_id, slot) IN (
 			SELECT app_id, slot FROM poll_slots WHERE app_id = $1 AND slot < $2 ORDER BY slot LIMIT $3)`,
-			id, minTime(dataBefore, time.Now().Add(-24*time.Hour)).UTC(), batch); err != nil {
+			id, slotsBefore.UTC(), batch); err != nil {
 			return c, fmt.Errorf("prune poll slots: %w", err)
 		}
 	}
@@ -72,13 +72,6 @@ func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore time.Time, b
 		return c, fmt.Errorf("prune events: %w", err)
 	}
 	return c, nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func (s *Store) appIDs(ctx context.Context) ([]int64, error) {

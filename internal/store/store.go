@@ -200,23 +200,30 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	return nil
 }
 
-// EnsureApps makes sure every configured app has its row and state row and returns their ids.
+// EnsureApps makes sure every configured app has its row and state row and returns their ids,
+// in two statements whatever the number of apps.
 func (s *Store) EnsureApps(ctx context.Context, names []string) (map[string]int64, error) {
 	ids := make(map[string]int64, len(names))
-	for _, name := range names {
-		var id int64
-		err := s.pool.QueryRow(ctx, `
-			WITH ins AS (
-				INSERT INTO apps (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id
-			)
-			SELECT id FROM ins UNION ALL SELECT id FROM apps WHERE name = $1 LIMIT 1`, name).Scan(&id)
-		if err != nil {
-			return nil, fmt.Errorf("register app %s: %w", name, err)
-		}
-		if _, err := s.pool.Exec(ctx, `INSERT INTO app_state (app_id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
-			return nil, fmt.Errorf("register app %s: %w", name, err)
-		}
+	rows, err := s.pool.Query(ctx, `
+		WITH names AS (SELECT DISTINCT unnest($1::text[]) AS name),
+		ins AS (INSERT INTO apps (name) SELECT name FROM names ON CONFLICT (name) DO NOTHING RETURNING id, name)
+		SELECT id, name FROM ins
+		UNION ALL SELECT a.id, a.name FROM apps a JOIN names USING (name)`, names)
+	if err != nil {
+		return nil, fmt.Errorf("register apps: %w", err)
+	}
+	var all []int64
+	var id int64
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error {
 		ids[name] = id
+		all = append(all, id)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("register apps: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO app_state (app_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING`, all); err != nil {
+		return nil, fmt.Errorf("register apps: %w", err)
 	}
 	return ids, nil
 }
@@ -236,8 +243,10 @@ var ErrNotFound = errors.New("not found")
 
 // ClaimSlot records that this process polls app at the scheduled slot. It returns false when
 // another replica already claimed it.
-func (s *Store) ClaimSlot(ctx context.Context, appID int64, slot time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO poll_slots (app_id, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING`, appID, slot.UTC())
+func (s *Store) ClaimSlot(ctx context.Context, app string, slot time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO poll_slots (app_id, slot) SELECT id, $2 FROM apps WHERE name = $1
+		ON CONFLICT DO NOTHING`, app, slot.UTC())
 	if err != nil {
 		return false, fmt.Errorf("claim poll slot: %w", err)
 	}

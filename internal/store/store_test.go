@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -12,10 +13,6 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
-
-func keep(ev store.Evaluation) (store.Decision, error) {
-	return store.Decision{State: ev.State, SilenceReason: ev.SilenceReason}, nil
-}
 
 func TestSnapshotAmountsRoundTripExactly(t *testing.T) {
 	s := pgtest.New(t)
@@ -29,9 +26,7 @@ func TestSnapshotAmountsRoundTripExactly(t *testing.T) {
 	for i, a := range amounts {
 		d := decimal.RequireFromString(a)
 		snap := &balance.Snapshot{PolledAt: base.Add(time.Duration(i) * time.Minute), Currency: "USD", Balance: d, GiftBalance: d, TotalBalance: d}
-		if _, err := s.Apply(ctx, ids["checkout"], snap, nil, keep); err != nil {
-			t.Fatalf("store %s: %v", a, err)
-		}
+		pgtest.Snapshot(t, s, ids["checkout"], *snap)
 	}
 	pts, err := s.Snapshots(ctx, "checkout", base, base.Add(time.Hour), 100)
 	if err != nil {
@@ -67,7 +62,11 @@ func TestApplyRefusesAmountsPostgresWouldRound(t *testing.T) {
 	for _, a := range []string{"0.12345", "12345678901234567.0000"} {
 		d := decimal.RequireFromString(a)
 		snap := &balance.Snapshot{PolledAt: time.Now(), Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
-		if _, err := s.Apply(ctx, ids["checkout"], snap, nil, keep); err == nil {
+		err := s.WithAppLock(ctx, ids["checkout"], func(ctx context.Context, tx *store.AppTx) error { return tx.InsertSnapshot(ctx, *snap) })
+		if !errors.Is(err, balance.ErrTooPrecise) && !errors.Is(err, balance.ErrOutOfRange) {
+			t.Errorf("%s: err = %v; want it refused as too precise or out of range", a, err)
+		}
+		if err == nil {
 			t.Errorf("%s was stored; want an error", a)
 		}
 	}
@@ -84,10 +83,8 @@ func TestIdenticalFailuresShareOneRow(t *testing.T) {
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	fail := func(min int, msg string) {
 		f := &balance.Failure{At: base.Add(time.Duration(min) * time.Minute), Kind: balance.ServerError, HTTPStatus: 500, Code: 1000, Message: msg}
-		if _, err := s.Apply(ctx, ids["a"], nil, f, func(ev store.Evaluation) (store.Decision, error) {
-			st := ev.State
-			st.ConsecutiveFailures++
-			return store.Decision{State: st}, nil
+		if err := s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+			return tx.RecordFailure(ctx, *f, false)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -106,30 +103,34 @@ func TestIdenticalFailuresShareOneRow(t *testing.T) {
 	}
 }
 
-func TestApplyPersistsStateEventsAndOutbox(t *testing.T) {
+func TestAppTxPersistsStateEventsAndOutbox(t *testing.T) {
 	s := pgtest.New(t)
 	ctx := context.Background()
 	ids, _ := s.EnsureApps(ctx, []string{"a"})
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	lvl := alert.Level{Rule: "low_balance", Severity: alert.SeverityWarning}
-	_, err := s.Apply(ctx, ids["a"], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		st := ev.State
-		st.Money = alert.AlertState{Level: lvl, Since: now, LevelSince: now, LastSentAt: now}
-		return store.Decision{State: st, Events: []store.EventRecord{{
+	err := s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+		st := tx.State()
+		st.Alerts.Money = alert.AlertState{Level: lvl, Since: now, LevelSince: now, LastSentAt: now}
+		if err := tx.SaveState(ctx, st); err != nil {
+			return err
+		}
+		return tx.InsertEvent(ctx, store.EventRecord{
 			ID: "evt_1", Alert: alert.Money, Type: alert.Firing, Rule: lvl.Rule, Severity: lvl.Severity,
 			Since: now, At: now, Payload: []byte(`{"id":"evt_1"}`), Notifiers: []string{"ops", "pager"},
-		}}}, nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var told []string
-	_, err = s.Apply(ctx, ids["a"], nil, nil, func(ev store.Evaluation) (store.Decision, error) {
-		if ev.State.Money.Level != lvl || !ev.State.Money.Since.Equal(now) {
-			t.Errorf("state not persisted: %+v", ev.State.Money)
+	err = s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+		if m := tx.State().Alerts.Money; m.Level != lvl || !m.Since.Equal(now) {
+			t.Errorf("state not persisted: %+v", m)
 		}
-		told = ev.Told[alert.Money]
-		return store.Decision{State: ev.State}, nil
+		var err error
+		told, err = tx.Told(ctx, alert.Money, now)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,46 +145,5 @@ func TestApplyPersistsStateEventsAndOutbox(t *testing.T) {
 	st, _ := s.OutboxStats(ctx)
 	if st.Pending != 2 || !st.OldestPending.Equal(now) {
 		t.Errorf("outbox stats = %+v", st)
-	}
-}
-
-// Two polls of one app ran at once and the older one reached the lock last: it is stored as
-// history but flagged, so it cannot move the alerts backwards.
-func TestAnOvertakenPollIsFlagged(t *testing.T) {
-	s := pgtest.New(t)
-	ctx := context.Background()
-	ids, _ := s.EnsureApps(ctx, []string{"a"})
-	t1 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	t2 := t1.Add(time.Second)
-	apply := func(at time.Time, total string) store.Evaluation {
-		d := decimal.RequireFromString(total)
-		var seen store.Evaluation
-		_, err := s.Apply(ctx, ids["a"], &balance.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}, nil,
-			func(ev store.Evaluation) (store.Decision, error) {
-				seen = ev
-				ev.State.LastSuccessAt = at
-				return store.Decision{State: ev.State}, nil
-			})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seen
-	}
-	if ev := apply(t2, "50.0000"); ev.Overtaken {
-		t.Error("the first poll is flagged as overtaken")
-	}
-	if ev := apply(t1, "500.0000"); !ev.Overtaken {
-		t.Error("an older poll evaluated after a newer one is not flagged")
-	}
-	pts, err := s.Snapshots(ctx, "a", t1.Add(-time.Minute), t2.Add(time.Minute), 10)
-	if err != nil || len(pts) != 2 {
-		t.Fatalf("%d snapshots (%v), want both stored", len(pts), err)
-	}
-	var lastPolled time.Time
-	if err := s.Pool().QueryRow(ctx, `SELECT last_polled_at FROM app_state WHERE app_id = $1`, ids["a"]).Scan(&lastPolled); err != nil {
-		t.Fatal(err)
-	}
-	if !lastPolled.Equal(t2) {
-		t.Errorf("last_polled_at = %v, want the newer poll's %v", lastPolled, t2)
 	}
 }

@@ -1,4 +1,4 @@
-package poller
+package evaluate
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 )
 
 func TestRoute(t *testing.T) {
-	p := &Poller{minSev: map[string]alert.Severity{"ops": alert.SeverityWarning, "pager": alert.SeverityCritical}}
+	e := &Evaluator{minSev: map[string]alert.Severity{"ops": alert.SeverityWarning, "pager": alert.SeverityCritical}}
 	app := config.App{Name: "checkout", Notify: []string{"ops", "pager"}}
 	warning := alert.Level{Rule: alert.RuleLowBalance, Severity: alert.SeverityWarning}
 	critical := alert.Level{Rule: alert.RuleLowBalance, Severity: alert.SeverityCritical}
@@ -31,7 +31,7 @@ func TestRoute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := p.route(app, alert.Event{Type: tt.typ, Level: tt.level}, tt.told)
+			got := e.route(app, alert.Event{Type: tt.typ, Level: tt.level}, tt.told)
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("route (-want +got):\n%s", d)
 			}

@@ -1,0 +1,224 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/delivery"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
+	"github.com/opsbalance/engagelab-monitor/internal/metrics"
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/poller"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// OpenOptions configure Open. The zero value suits a CLI verb: connect once and fail fast,
+// migrate, every app of the config.
+type OpenOptions struct {
+	Logger *slog.Logger
+	// NoMigrate checks that the schema is current instead of migrating it.
+	NoMigrate bool
+	// ConnectRetry, when set, waits and retries (saying so) while the database is unreachable,
+	// instead of failing at once: `serve` must not crash-loop when started before its database.
+	ConnectRetry time.Duration
+	// Apps limits the service to these apps (poll-once --app); default all.
+	Apps []string
+	// Clock is the one clock every part reads; default time.Now.
+	Clock func() time.Time
+	// Delivery tuning for tests; zero means the production default.
+	BaseBackoff, PollOutbox time.Duration
+}
+
+// App is the assembled service: one database, the notifiers, the evaluator, the poller and
+// the delivery worker, built once from one config. Every verb and every end-to-end test gets
+// its parts from Open, so there is one way to put them together.
+type App struct {
+	Config    *config.Config
+	Store     *store.Store
+	Notifiers map[string]notify.Notifier
+	Evaluator *evaluate.Evaluator
+	Poller    *poller.Poller
+	Delivery  *delivery.Worker
+	Metrics   *metrics.Metrics
+
+	apps     []config.App // the apps this App serves (a subset with OpenOptions.Apps)
+	delivery delivery.Config
+	log      *slog.Logger
+	clock    func() time.Time
+}
+
+// Open checks the config, connects, migrates (or checks the schema), registers the apps and
+// builds every part. A mistake in the config is a *ConfigError.
+func Open(ctx context.Context, cfg *config.Config, o OpenOptions) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	notifiers, err := check(cfg, cfg.HTTP.Listen)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := selectApps(cfg, o.Apps)
+	if err != nil {
+		return nil, err
+	}
+	st, err := connect(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	a, err := assemble(ctx, cfg, o, st, notifiers, apps)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.Store, notifiers map[string]notify.Notifier, apps []config.App) (*App, error) {
+	log := o.Logger
+	if o.NoMigrate {
+		if err := st.CheckSchema(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+	}
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name
+	}
+	ids, err := st.EnsureApps(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: st, Notifiers: notifiers, apps: apps, log: log, clock: o.Clock}
+	a.Metrics = metrics.New(st, cfg)
+	a.delivery = delivery.Config{
+		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
+		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log, Observer: a.Metrics,
+	}
+	a.Delivery = delivery.New(a.delivery)
+	a.Evaluator, err = evaluate.New(evaluate.Config{
+		Store: st, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: o.Clock, Logger: log, Queued: a.Delivery.Wake,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Poller, err = poller.New(poller.Config{
+		Client:    engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log)),
+		Evaluator: a.Evaluator, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: a.Evaluator.Now,
+		Logger: log, Observer: a.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// selectApps returns the configured apps named (each once, in the order named), or all.
+func selectApps(cfg *config.Config, names []string) ([]config.App, error) {
+	if len(names) == 0 {
+		return cfg.Apps, nil
+	}
+	var out []config.App
+	for i, name := range names {
+		a, ok := cfg.App(name)
+		if !ok {
+			return nil, fmt.Errorf("%w: no app named %q in the config", ErrUnknownApp, name)
+		}
+		if !slices.Contains(names[:i], name) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// ErrUnknownApp is wrapped by every refusal to act on an app the config does not name.
+var ErrUnknownApp = errors.New("unknown app")
+
+// Close closes the database.
+func (a *App) Close() { a.Store.Close() }
+
+// PollOnce polls every app of this App now, bounded by engagelab.max_concurrency, and then
+// delivers what the polls caused for up to deliverTimeout. It returns the polls' results and
+// how many of their notifications are still pending.
+func (a *App) PollOnce(ctx context.Context, deliverTimeout time.Duration) ([]poller.Result, int, error) {
+	results := make([]poller.Result, len(a.apps))
+	sem := make(chan struct{}, a.Config.EngageLab.MaxConcurrency)
+	var wg sync.WaitGroup
+	for i, app := range a.apps {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = a.Poller.Poll(ctx, app.Name)
+		})
+	}
+	wg.Wait()
+	var eventIDs []string
+	for _, r := range results {
+		for _, ev := range r.Events {
+			eventIDs = append(eventIDs, ev.ID)
+		}
+	}
+	c := a.delivery
+	c.BaseBackoff = time.Second
+	pending, err := delivery.DeliverEvents(ctx, c, eventIDs, deliverTimeout)
+	return results, pending, err
+}
+
+// Silence mutes app until until; see evaluate.Evaluator.Silence.
+func (a *App) Silence(ctx context.Context, app string, until time.Time, reason string) error {
+	if _, ok := a.Config.App(app); !ok {
+		return fmt.Errorf("%w: no app named %q in the config", ErrUnknownApp, app)
+	}
+	return a.Evaluator.Silence(ctx, app, until, reason)
+}
+
+// Unsilence ends app's silence; see evaluate.Evaluator.Unsilence.
+func (a *App) Unsilence(ctx context.Context, app string) error {
+	if _, ok := a.Config.App(app); !ok {
+		return fmt.Errorf("%w: no app named %q in the config", ErrUnknownApp, app)
+	}
+	_, err := a.Evaluator.Unsilence(ctx, app)
+	return err
+}
+
+// connect opens the database. With ConnectRetry it waits and retries (saying so) while the
+// database is unreachable; a malformed URL is never retried.
+func connect(ctx context.Context, cfg *config.Config, o OpenOptions) (*store.Store, error) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := store.Open(cctx, cfg.Database.URL.Reveal(), o.Logger)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, store.ErrBadURL) || o.ConnectRetry == 0 {
+			return nil, err
+		}
+		o.Logger.Warn("database not reachable; retrying", "retry_in", o.ConnectRetry, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.ConnectRetry):
+		}
+	}
+}

@@ -1,0 +1,238 @@
+// Package evaluate is the one owner of "an observation or a clock tick changes an app's
+// alerts". Under the app's row lock (a store.AppTx) it stores the poll's snapshot or failure,
+// runs the pure alert rules, renders each event into its webhook body (render.go), picks the
+// notifiers it goes to (route.go) and queues them in the outbox, all in one transaction.
+//
+// It does not fetch balances (package poller does, and hands the result here), schedule
+// anything, or send notifications (package delivery does).
+package evaluate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// Config configures an Evaluator.
+type Config struct {
+	Store     *store.Store
+	Apps      []config.App
+	Notifiers []config.Notifier
+	AppIDs    map[string]int64 // from store.EnsureApps
+	Clock     func() time.Time // default time.Now
+	StartedAt time.Time        // process start, for staleness; default Clock()
+	Logger    *slog.Logger
+	// Queued is called after a transaction queued notifications, to wake a delivery worker.
+	Queued func()
+}
+
+// Evaluator changes apps' alerts. It is safe for concurrent use; evaluations of one app are
+// serialised by the store's row lock, across processes too.
+type Evaluator struct {
+	cfg    Config
+	apps   map[string]config.App
+	minSev map[string]alert.Severity
+}
+
+// New checks the configuration and returns an Evaluator.
+func New(c Config) (*Evaluator, error) {
+	if c.Store == nil {
+		return nil, errors.New("evaluate: a store is required")
+	}
+	clock := c.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	// Postgres keeps microseconds: a time with nanoseconds would reach the first message of an
+	// alert as it is, and every later message (read back from the database) rounded down, so
+	// the same episode would carry two different "since" values.
+	c.Clock = func() time.Time { return clock().Truncate(time.Microsecond) }
+	if c.StartedAt.IsZero() {
+		c.StartedAt = c.Clock()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}}
+	for _, a := range c.Apps {
+		if _, ok := c.AppIDs[a.Name]; !ok {
+			return nil, fmt.Errorf("evaluate: app %s is not registered in the store", a.Name)
+		}
+		e.apps[a.Name] = a
+	}
+	for _, n := range c.Notifiers {
+		e.minSev[n.Name] = minSeverity(n)
+	}
+	return e, nil
+}
+
+// Now is the evaluator's clock, in the precision the database keeps.
+func (e *Evaluator) Now() time.Time { return e.cfg.Clock() }
+
+// Names lists the configured apps in config order.
+func (e *Evaluator) Names() []string {
+	out := make([]string, 0, len(e.cfg.Apps))
+	for _, a := range e.cfg.Apps {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+// Observe stores one poll of app (exactly one of snap and fail) and evaluates its alerts.
+func (e *Evaluator) Observe(ctx context.Context, app string, snap *balance.Snapshot, fail *balance.Failure) ([]store.EventRecord, error) {
+	a, ok := e.apps[app]
+	if !ok {
+		return nil, fmt.Errorf("observe %s: %w", app, store.ErrNotFound)
+	}
+	obs := &alert.Observation{Snapshot: snap, Failure: fail}
+	switch {
+	case snap != nil:
+		obs.At = snap.PolledAt
+	case fail != nil:
+		obs.At = fail.At
+	default:
+		return nil, fmt.Errorf("observe %s: neither a snapshot nor a failure", app)
+	}
+	return e.apply(ctx, a, obs, nil)
+}
+
+// Tick evaluates app without a poll: reminders, staleness and the end of a silence.
+func (e *Evaluator) Tick(ctx context.Context, app string) ([]store.EventRecord, error) {
+	a, ok := e.apps[app]
+	if !ok {
+		return nil, fmt.Errorf("tick %s: %w", app, store.ErrNotFound)
+	}
+	return e.apply(ctx, a, nil, nil)
+}
+
+// TickAll ticks every app, joining errors.
+func (e *Evaluator) TickAll(ctx context.Context) error {
+	var errs []error
+	for _, a := range e.cfg.Apps {
+		if _, err := e.apply(ctx, a, nil, nil); err != nil {
+			errs = append(errs, fmt.Errorf("tick %s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Silence mutes app's notifications until until; its state is still tracked and its events
+// recorded. The error wraps store.ErrNotFound for an app not in the configuration.
+func (e *Evaluator) Silence(ctx context.Context, app string, until time.Time, reason string) error {
+	a, ok := e.apps[app]
+	if !ok {
+		return fmt.Errorf("silence %s: %w", app, store.ErrNotFound)
+	}
+	_, err := e.apply(ctx, a, nil, func(s *store.AppState) {
+		s.Alerts = alert.Silence(s.Alerts, until)
+		s.SilenceReason = reason
+	})
+	return err
+}
+
+// Unsilence ends app's silence now; an alert still firing gets one message saying so.
+func (e *Evaluator) Unsilence(ctx context.Context, app string) ([]store.EventRecord, error) {
+	a, ok := e.apps[app]
+	if !ok {
+		return nil, fmt.Errorf("unsilence %s: %w", app, store.ErrNotFound)
+	}
+	now := e.cfg.Clock()
+	return e.apply(ctx, a, nil, func(s *store.AppState) { s.Alerts = alert.Unsilence(s.Alerts, now) })
+}
+
+// apply is every change of an app's alerts: under the app's lock it stores the observation
+// (if any), applies change (a silence), evaluates, and records the events with their outbox rows.
+func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observation, change func(*store.AppState)) ([]store.EventRecord, error) {
+	now := e.cfg.Clock()
+	if obs != nil {
+		now = obs.At
+	}
+	var records []store.EventRecord
+	err := e.cfg.Store.WithAppLock(ctx, e.cfg.AppIDs[app.Name], func(ctx context.Context, tx *store.AppTx) error {
+		records = nil
+		prev := tx.State()
+		// A poll older than the newest one evaluated lost the race to the lock (two polls ran at
+		// once): its result is history, not news, and must not move the alerts backwards.
+		overtaken := obs != nil && obs.At.Before(prev.LastPolledAt)
+		if obs != nil {
+			if err := storeObservation(ctx, tx, obs, overtaken); err != nil {
+				return err
+			}
+		}
+		evalObs := obs
+		if overtaken {
+			evalObs = nil
+		}
+		next := prev
+		if change != nil {
+			change(&next)
+		}
+		var events []alert.Event
+		next.Alerts, events = alert.Evaluate(next.Alerts, evalObs, Rules(app), now, e.cfg.StartedAt)
+		if next.Alerts.SilencedUntil.IsZero() {
+			next.SilenceReason = ""
+		}
+		if evalObs != nil {
+			if err := tx.MarkPolled(ctx, evalObs.At, evalObs.Failure); err != nil {
+				return err
+			}
+		}
+		if next != prev {
+			if err := tx.SaveState(ctx, next); err != nil {
+				return err
+			}
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		r := renderer{e: e, app: app, tx: tx, state: next, obs: evalObs}
+		for _, ev := range events {
+			rec, err := r.record(ctx, ev)
+			if err != nil {
+				return err
+			}
+			if err := tx.InsertEvent(ctx, rec); err != nil {
+				return err
+			}
+			records = append(records, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	queued := false
+	for _, r := range records {
+		e.cfg.Logger.Info("alert event", "app", app.Name, "type", r.Type, "alert", r.Alert, "rule", r.Rule,
+			"severity", r.Severity, "silenced", r.Silenced, "notifiers", r.Notifiers)
+		queued = queued || len(r.Notifiers) > 0
+	}
+	if queued && e.cfg.Queued != nil {
+		e.cfg.Queued()
+	}
+	return records, nil
+}
+
+// storeObservation stores the observation itself: every poll is history, overtaken or not.
+func storeObservation(ctx context.Context, tx *store.AppTx, obs *alert.Observation, overtaken bool) error {
+	if obs.Snapshot != nil {
+		return tx.InsertSnapshot(ctx, *obs.Snapshot)
+	}
+	return tx.RecordFailure(ctx, *obs.Failure, overtaken)
+}
+
+// Rules maps an app's configuration onto the alert rules.
+func Rules(a config.App) alert.Rules {
+	return alert.Rules{
+		Amount: a.Amount, Warning: a.Warning, Critical: a.Critical,
+		ResolveMargin: a.ResolveMargin, OverdraftWarnRatio: a.OverdraftWarnRatio, OverdraftLimit: a.OverdraftLimit,
+		RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter,
+	}
+}

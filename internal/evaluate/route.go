@@ -1,0 +1,33 @@
+package evaluate
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+)
+
+func minSeverity(n config.Notifier) alert.Severity {
+	return alert.Severity(cmp.Or(n.MinSeverity, string(alert.SeverityWarning)))
+}
+
+// route picks the app's notifiers that get e: those whose min_severity it meets, and, for a
+// resolve or de-escalation, every notifier already told about this alert.
+func (e *Evaluator) route(app config.App, ev alert.Event, told []string) []string {
+	var out []string
+	for _, n := range app.Notify {
+		meets := e.minSev[n] != alert.SeverityCritical || ev.Level.Severity == alert.SeverityCritical
+		switch ev.Type {
+		case alert.Resolved, alert.Deescalated:
+			if meets || slices.Contains(told, n) {
+				out = append(out, n)
+			}
+		default:
+			if meets {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,310 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+)
+
+// AppState is an app's remembered state: its alerts, its silence and when it was last polled.
+type AppState struct {
+	Alerts        alert.State
+	SilenceReason string
+	LastPolledAt  time.Time // the newest poll evaluated; an older one arriving later is overtaken
+}
+
+// EventRecord is one event of an app and the notifiers it must reach.
+type EventRecord struct {
+	ID        string
+	Alert     alert.Kind
+	Type      alert.EventType
+	Rule      string
+	Severity  alert.Severity
+	Since     time.Time
+	At        time.Time
+	Silenced  bool
+	Payload   []byte   // the rendered JSON body sent to webhooks
+	Notifiers []string // one outbox row each
+}
+
+// AppTx is a unit of work on one app, under the lock of its state row. Each method is one
+// statement; everything done through it commits together when the function given to
+// WithAppLock returns nil, or not at all.
+type AppTx struct {
+	tx     pgx.Tx
+	appID  int64
+	state  AppState
+	queued bool // an outbox row was written: wake the delivery workers at commit
+}
+
+// WithAppLock runs fn in a transaction that holds app's state row lock, so evaluations of one
+// app never interleave, across processes too. fn may be run again if the transaction has to
+// be retried, so it must not have effects outside the AppTx.
+func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Context, *AppTx) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t := &AppTx{tx: tx, appID: appID}
+		var lastSuccess, silencedUntil, lastPolled *time.Time
+		st := &t.state
+		err := tx.QueryRow(ctx, `
+			SELECT consecutive_failures, last_success_at, silenced_until, silence_reason, last_polled_at
+			FROM app_state WHERE app_id = $1 FOR UPDATE`, appID).
+			Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("lock app state: %w", err)
+		}
+		st.Alerts.LastSuccessAt, st.Alerts.SilencedUntil, st.LastPolledAt = deref(lastSuccess), deref(silencedUntil), deref(lastPolled)
+		if err := t.loadAlerts(ctx); err != nil {
+			return err
+		}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		if t.queued {
+			// Wakes delivery workers (of every replica) at commit, without waiting for their next poll.
+			if _, err := tx.Exec(ctx, `SELECT pg_notify('engagelab_outbox', '')`); err != nil {
+				return fmt.Errorf("wake delivery: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// State is the app's state as read under the lock.
+func (t *AppTx) State() AppState { return t.state }
+
+func (t *AppTx) loadAlerts(ctx context.Context) error {
+	rows, err := t.tx.Query(ctx, `
+		SELECT alert, rule, severity, since, level_since, last_sent_at
+		FROM alert_state WHERE app_id = $1`, t.appID)
+	if err != nil {
+		return fmt.Errorf("load alert state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, sev string
+		var a alert.AlertState
+		if err := rows.Scan(&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt); err != nil {
+			return fmt.Errorf("load alert state: %w", err)
+		}
+		a.Level.Severity = alert.Severity(sev)
+		t.state.Alerts.Set(alert.Kind(kind), a)
+	}
+	return rows.Err()
+}
+
+// InsertSnapshot stores a successful poll and folds it into its hourly roll-up. Amounts that
+// NUMERIC(20,4) would round or refuse are an error: money is stored exactly or not at all.
+func (t *AppTx) InsertSnapshot(ctx context.Context, snap balance.Snapshot) error {
+	for _, d := range []decimal.Decimal{snap.Balance, snap.GiftBalance, snap.TotalBalance} {
+		if err := balance.CheckAmount(d); err != nil {
+			return err
+		}
+	}
+	at := snap.PolledAt.UTC()
+	if _, err := t.tx.Exec(ctx, `
+		WITH ins AS (
+			INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
+			VALUES ($1, $2, $3, $4, $5, $6)
+		)
+		INSERT INTO balance_rollups_1h AS r (app_id, bucket, first_at, last_at,
+			first_balance, last_balance, min_balance, max_balance,
+			first_total, last_total, min_total, max_total, snapshots)
+		VALUES ($1, date_trunc('hour', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $2, $4, $4, $4, $4, $6, $6, $6, $6, 1)
+		ON CONFLICT (app_id, bucket) DO UPDATE SET
+			first_balance = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_balance ELSE r.first_balance END,
+			first_total   = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_total ELSE r.first_total END,
+			last_balance  = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_balance ELSE r.last_balance END,
+			last_total    = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_total ELSE r.last_total END,
+			first_at      = LEAST(r.first_at, excluded.first_at),
+			last_at       = GREATEST(r.last_at, excluded.last_at),
+			min_balance   = LEAST(r.min_balance, excluded.min_balance),
+			max_balance   = GREATEST(r.max_balance, excluded.max_balance),
+			min_total     = LEAST(r.min_total, excluded.min_total),
+			max_total     = GREATEST(r.max_total, excluded.max_total),
+			snapshots     = r.snapshots + 1`,
+		t.appID, at, snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance); err != nil {
+		return fmt.Errorf("insert snapshot: %w", err)
+	}
+	return nil
+}
+
+// RecordFailure stores a failed poll. A run of identical failures since the last success is
+// one row with a count; separate keeps it a row of its own (an overtaken poll, older than
+// what is recorded, must leave the newest run intact).
+func (t *AppTx) RecordFailure(ctx context.Context, f balance.Failure, separate bool) error {
+	if !separate {
+		tag, err := t.tx.Exec(ctx, `
+			UPDATE poll_failures SET last_at = $2, polls = polls + 1
+			WHERE id = (SELECT id FROM poll_failures WHERE app_id = $1 ORDER BY last_at DESC, id DESC LIMIT 1)
+			  AND kind = $3 AND http_status = $4 AND code = $5 AND message = $6 AND last_at >= $7`,
+			t.appID, f.At.UTC(), string(f.Kind), f.HTTPStatus, f.Code, f.Message, t.state.Alerts.LastSuccessAt.UTC())
+		if err != nil {
+			return fmt.Errorf("record failed poll: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+	}
+	_, err := t.tx.Exec(ctx, `
+		INSERT INTO poll_failures (app_id, first_at, last_at, kind, http_status, code, message)
+		VALUES ($1, $2, $2, $3, $4, $5, $6)`, t.appID, f.At.UTC(), string(f.Kind), f.HTTPStatus, f.Code, f.Message)
+	if err != nil {
+		return fmt.Errorf("record failed poll: %w", err)
+	}
+	return nil
+}
+
+// Latest returns the newest stored snapshot, nil if there is none.
+func (t *AppTx) Latest(ctx context.Context) (*balance.Snapshot, error) {
+	var sn balance.Snapshot
+	err := t.tx.QueryRow(ctx, `
+		SELECT polled_at, currency, balance, gift_balance, total_balance
+		FROM balance_snapshots WHERE app_id = $1 ORDER BY polled_at DESC LIMIT 1`, t.appID).
+		Scan(&sn.PolledAt, &sn.Currency, &sn.Balance, &sn.GiftBalance, &sn.TotalBalance)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load latest snapshot: %w", err)
+	}
+	return &sn, nil
+}
+
+// LastFailure returns the newest failed poll since the last success, nil if there is none.
+func (t *AppTx) LastFailure(ctx context.Context) (*balance.Failure, error) {
+	var f balance.Failure
+	var kind string
+	err := t.tx.QueryRow(ctx, `
+		SELECT last_at, kind, http_status, code, message FROM poll_failures
+		WHERE app_id = $1 AND last_at >= $2 ORDER BY last_at DESC, id DESC LIMIT 1`, t.appID, t.state.Alerts.LastSuccessAt.UTC()).
+		Scan(&f.At, &kind, &f.HTTPStatus, &f.Code, &f.Message)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load last failure: %w", err)
+	}
+	f.Kind = balance.FailureKind(kind)
+	return &f, nil
+}
+
+// Told lists the notifiers already sent something about the episode of alert k that began at
+// since: they get its resolve whatever their min_severity.
+func (t *AppTx) Told(ctx context.Context, k alert.Kind, since time.Time) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `
+		SELECT DISTINCT o.notifier FROM outbox o JOIN alert_events e ON e.id = o.event_id
+		WHERE e.app_id = $1 AND e.alert = $2 AND e.since = $3 ORDER BY 1`, t.appID, string(k), since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("load notified receivers: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("load notified receivers: %w", err)
+	}
+	return names, nil
+}
+
+// MarkPolled records the newest evaluated poll: its time and, for a failure, what failed (a
+// success clears the last failure).
+func (t *AppTx) MarkPolled(ctx context.Context, at time.Time, fail *balance.Failure) error {
+	var lastFail []byte
+	if fail != nil {
+		var err error
+		if lastFail, err = json.Marshal(fail); err != nil {
+			return err
+		}
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE app_state SET last_polled_at = $2, last_failure = $3, updated_at = now() WHERE app_id = $1`,
+		t.appID, at.UTC(), lastFail)
+	if err != nil {
+		return fmt.Errorf("save poll time: %w", err)
+	}
+	t.state.LastPolledAt = at
+	return nil
+}
+
+// SaveState writes the app's state; alerts whose state did not change are not written.
+func (t *AppTx) SaveState(ctx context.Context, s AppState) error {
+	st := s.Alerts
+	_, err := t.tx.Exec(ctx, `
+		UPDATE app_state SET consecutive_failures = $2, last_success_at = $3, silenced_until = $4,
+			silence_reason = $5, updated_at = now()
+		WHERE app_id = $1`,
+		t.appID, st.ConsecutiveFailures, nullTime(st.LastSuccessAt), nullTime(st.SilencedUntil), s.SilenceReason)
+	if err != nil {
+		return fmt.Errorf("save app state: %w", err)
+	}
+	for _, k := range alert.Kinds {
+		a := st.Alert(k)
+		if a == t.state.Alerts.Alert(k) {
+			continue
+		}
+		if !a.Level.Firing() {
+			if _, err := t.tx.Exec(ctx, `DELETE FROM alert_state WHERE app_id = $1 AND alert = $2`, t.appID, string(k)); err != nil {
+				return fmt.Errorf("save alert state: %w", err)
+			}
+			continue
+		}
+		_, err := t.tx.Exec(ctx, `
+			INSERT INTO alert_state (app_id, alert, rule, severity, since, level_since, last_sent_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (app_id, alert) DO UPDATE SET rule = excluded.rule, severity = excluded.severity,
+				since = excluded.since, level_since = excluded.level_since, last_sent_at = excluded.last_sent_at`,
+			t.appID, string(k), a.Level.Rule, string(a.Level.Severity), a.Since.UTC(), a.LevelSince.UTC(), a.LastSentAt.UTC())
+		if err != nil {
+			return fmt.Errorf("save alert state: %w", err)
+		}
+	}
+	lastPolled := t.state.LastPolledAt
+	t.state = s
+	t.state.LastPolledAt = lastPolled
+	return nil
+}
+
+// InsertEvent stores an event in the event log and queues one outbox row per notifier.
+func (t *AppTx) InsertEvent(ctx context.Context, e EventRecord) error {
+	_, err := t.tx.Exec(ctx, `
+		WITH ev AS (
+			INSERT INTO alert_events (id, app_id, alert, type, rule, severity, since, created_at, silenced, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		)
+		INSERT INTO outbox (event_id, app_id, notifier, created_at, next_attempt_at)
+		SELECT $1, $2, n, $8, $8 FROM unnest($11::text[]) AS n`,
+		e.ID, t.appID, string(e.Alert), string(e.Type), e.Rule, string(e.Severity), e.Since.UTC(), e.At.UTC(), e.Silenced, e.Payload,
+		e.Notifiers)
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	t.queued = t.queued || len(e.Notifiers) > 0
+	return nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
