@@ -22,7 +22,8 @@ const (
 var (
 	defaultOverdraftWarnRatio = decimal.RequireFromString("0.8")
 	settingKeys               = []string{"schedule", "amount", "thresholds", "resolve_margin",
-		"overdraft_warn_ratio", "overdraft_limit", "repeat_every", "stale_after", "notify"}
+		"overdraft_warn_ratio", "overdraft_limit", "repeat_every", "stale_after", "notify",
+		"runway", "drain", "daily_spend_limit", "spend_day_timezone"}
 	appKeys = append([]string{"name", "dev_key", "dev_secret", "dev_secret_file"}, settingKeys...)
 )
 
@@ -74,6 +75,7 @@ type settings struct {
 	repeatEvery        setting[time.Duration]
 	staleAfter         setting[time.Duration]
 	notify             setting[[]string]
+	spend              spendSettings
 }
 
 func (s settings) merge(inherited settings) settings {
@@ -88,6 +90,7 @@ func (s settings) merge(inherited settings) settings {
 		repeatEvery:        override(s.repeatEvery, inherited.repeatEvery),
 		staleAfter:         override(s.staleAfter, inherited.staleAfter),
 		notify:             override(s.notify, inherited.notify),
+		spend:              s.spend.merge(inherited.spend),
 	}
 }
 
@@ -117,6 +120,7 @@ func (d *decoder) settings(f fields, owner string, notifiers []Notifier) setting
 		notify: read(f, "notify", owner, func(n *yaml.Node, path string) ([]string, bool) {
 			return d.notify(n, path, notifiers)
 		}),
+		spend: d.spendSettings(f, owner),
 	}
 	if th.wrongKind {
 		// Already reported: count the thresholds as written so that the
@@ -244,6 +248,7 @@ func longestGap(s cron.Schedule) time.Duration {
 // reported by the owner that wrote at least one of the values involved, so a
 // mistake written in defaults appears once, under defaults.
 func (d *decoder) crossCheck(s settings, owner string) {
+	d.crossCheckSpend(s.spend, owner)
 	if w, c := s.warning, s.critical; w.ok && c.ok && c.v.Cmp(w.v) >= 0 {
 		switch {
 		case c.owner == owner:
@@ -310,6 +315,7 @@ func (d *decoder) app(f fields, seen map[string]string, def settings, notifiers 
 	a.RepeatEvery = valueOr(s.repeatEvery, defaultRepeatEvery)
 	a.StaleAfter = valueOr(s.staleAfter, max(minStaleAfter, 3*a.Interval))
 	a.Notify = valueOr(s.notify, []string{})
+	s.spend.apply(&a)
 	return a
 }
 

@@ -91,6 +91,12 @@ type App struct {
 	RepeatEvery time.Duration // 0: never remind
 	StaleAfter  time.Duration
 	Notify      []string
+
+	// Spend rules (runway, drain, daily_spend_limit, spend_day_timezone).
+	Runway          RunwayRule
+	Drain           DrainRule
+	DailySpendLimit *decimal.Decimal // nil: no daily_spend alert
+	SpendDay        *time.Location   // where "today" starts for daily_spend and spent_today
 }
 
 // App returns the app with the given name.

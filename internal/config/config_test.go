@@ -120,11 +120,12 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 var cmpConfig = cmp.Options{
 	cmp.Comparer(func(a, b decimal.Decimal) bool { return a.String() == b.String() }),
 	cmpopts.IgnoreFields(App{}, "Cron"),
+	cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() }),
 }
 
 func TestLoadFullExample(t *testing.T) {
 	cfg := loadFull(t)
-	limit := dec("200")
+	limit, daily := dec("200"), dec("500")
 	want := &Config{
 		Database:  Database{URL: "postgres://monitor:db-s3cr3t@db:5432/monitor"},
 		EngageLab: EngageLab{BaseURL: "https://otp.api.engagelab.cc", Timeout: 10 * time.Second, MaxConcurrency: 16},
@@ -158,6 +159,10 @@ func TestLoadFullExample(t *testing.T) {
 			RepeatEvery:        4 * time.Hour,
 			StaleAfter:         30 * time.Minute,
 			Notify:             []string{"ops", "pager"},
+			Runway:             RunwayRule{Warning: 72 * time.Hour, Critical: 24 * time.Hour, MinHistory: time.Hour},
+			Drain:              DrainRule{Window: time.Hour, Factor: dec("5"), Min: dec("20"), MinHistory: 24 * time.Hour},
+			DailySpendLimit:    &daily,
+			SpendDay:           time.UTC,
 		}},
 	}
 	if diff := cmp.Diff(want, cfg, cmpConfig); diff != "" {

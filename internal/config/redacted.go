@@ -68,6 +68,21 @@ type (
 		RepeatEvery        string   `yaml:"repeat_every"`
 		StaleAfter         string   `yaml:"stale_after"`
 		Notify             []string `yaml:"notify,flow"`
+		Runway             any      `yaml:"runway"` // "off" or a fileRunway
+		Drain              any      `yaml:"drain"`  // "off" or a fileDrain
+		DailySpendLimit    string   `yaml:"daily_spend_limit,omitempty"`
+		SpendDayTimezone   string   `yaml:"spend_day_timezone"`
+	}
+	fileRunway struct {
+		Warning    string `yaml:"warning"`
+		Critical   string `yaml:"critical"`
+		MinHistory string `yaml:"min_history"`
+	}
+	fileDrain struct {
+		Window     string `yaml:"window"`
+		Factor     string `yaml:"factor"`
+		Min        string `yaml:"min"`
+		MinHistory string `yaml:"min_history"`
 	}
 )
 
@@ -106,6 +121,19 @@ func (c *Config) Redacted() string {
 		fa.Thresholds.Warning, fa.Thresholds.Critical = a.Warning.String(), a.Critical.String()
 		if a.OverdraftLimit != nil {
 			fa.OverdraftLimit = a.OverdraftLimit.String()
+		}
+		fa.Runway, fa.Drain = "off", "off"
+		if r := a.Runway; !r.Off {
+			fa.Runway = fileRunway{formatDuration(r.Warning), formatDuration(r.Critical), formatDuration(r.MinHistory)}
+		}
+		if d := a.Drain; !d.Off {
+			fa.Drain = fileDrain{formatDuration(d.Window), d.Factor.String(), d.Min.String(), formatDuration(d.MinHistory)}
+		}
+		if a.DailySpendLimit != nil {
+			fa.DailySpendLimit = a.DailySpendLimit.String()
+		}
+		if a.SpendDay != nil {
+			fa.SpendDayTimezone = a.SpendDay.String()
 		}
 		f.Apps = append(f.Apps, fa)
 	}

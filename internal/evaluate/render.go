@@ -15,8 +15,8 @@ import (
 )
 
 // renderer turns the events of one evaluation into outbox records. What it reads from the
-// database (the latest snapshot, the failure behind a reminder, who was told) it reads at most
-// once, and only when an event needs it: most evaluations have no event at all.
+// database (the failure behind a reminder, who was told) it reads at most once, and only when
+// an event needs it: most evaluations have no event at all.
 type renderer struct {
 	e     *Evaluator
 	app   config.App
@@ -24,25 +24,8 @@ type renderer struct {
 	state store.AppState
 	obs   *alert.Observation // nil for a tick or an overtaken poll
 
-	latest     *balance.Snapshot
-	latestRead bool
-	failure    *balance.Failure
-	failRead   bool
-}
-
-func (r *renderer) latestSnapshot(ctx context.Context) (*balance.Snapshot, error) {
-	if !r.latestRead {
-		r.latestRead = true
-		if r.obs != nil && r.obs.Snapshot != nil {
-			r.latest = r.obs.Snapshot // just inserted: no need to read it back
-		} else {
-			var err error
-			if r.latest, err = r.tx.Latest(ctx); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return r.latest, nil
+	failure  *balance.Failure
+	failRead bool
 }
 
 func (r *renderer) lastFailure(ctx context.Context) (*balance.Failure, error) {
@@ -69,17 +52,14 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		PreviousRule: e.Previous.Rule, PreviousSeverity: string(e.Previous.Severity),
 		ObservedAt: e.At.UTC(), Since: e.Since.UTC(),
 	}
-	latest, err := r.latestSnapshot(ctx)
-	if err != nil {
-		return store.EventRecord{}, err
-	}
-	if latest != nil {
+	if latest := r.tx.Latest(); latest != nil {
 		body.Currency = latest.Currency
 		body.Balance, body.GiftBalance, body.TotalBalance = latest.Balance.StringFixed(4), latest.GiftBalance.StringFixed(4), latest.TotalBalance.StringFixed(4)
 	}
 	if e.Threshold != nil {
 		body.Threshold = e.Threshold.StringFixed(4)
 	}
+	var err error
 	failure := e.Failure
 	if failure == nil && e.Alert != alert.Money && e.Type != alert.Resolved {
 		// A reminder on a timer tick has no observation: repeat the failure that keeps it firing.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
 )
 
 // AppState is an app's remembered state: its alerts, its silence and when it was last polled.
@@ -42,7 +43,8 @@ type AppTx struct {
 	tx     pgx.Tx
 	appID  int64
 	state  AppState
-	queued bool // an outbox row was written: wake the delivery workers at commit
+	latest *balance.Snapshot // the newest stored snapshot, read with the lock
+	queued bool              // an outbox row was written: wake the delivery workers at commit
 }
 
 // WithAppLock runs fn in a transaction that holds app's state row lock, so evaluations of one
@@ -51,12 +53,21 @@ type AppTx struct {
 func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Context, *AppTx) error) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t := &AppTx{tx: tx, appID: appID}
-		var lastSuccess, silencedUntil, lastPolled *time.Time
+		var lastSuccess, silencedUntil, lastPolled, polledAt *time.Time
+		var currency *string
+		var bal, gift, total decimal.NullDecimal
 		st := &t.state
 		err := tx.QueryRow(ctx, `
-			SELECT consecutive_failures, last_success_at, silenced_until, silence_reason, last_polled_at
-			FROM app_state WHERE app_id = $1 FOR UPDATE`, appID).
-			Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled)
+			SELECT s.consecutive_failures, s.last_success_at, s.silenced_until, s.silence_reason, s.last_polled_at,
+				sn.polled_at, sn.currency, sn.balance, sn.gift_balance, sn.total_balance
+			FROM app_state s
+			LEFT JOIN LATERAL (
+				SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
+				WHERE app_id = s.app_id ORDER BY polled_at DESC LIMIT 1
+			) sn ON true
+			WHERE s.app_id = $1 FOR UPDATE OF s`, appID).
+			Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
+				&polledAt, &currency, &bal, &gift, &total)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
 		}
@@ -64,6 +75,10 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 			return fmt.Errorf("lock app state: %w", err)
 		}
 		st.Alerts.LastSuccessAt, st.Alerts.SilencedUntil, st.LastPolledAt = deref(lastSuccess), deref(silencedUntil), deref(lastPolled)
+		if polledAt != nil {
+			t.latest = &balance.Snapshot{PolledAt: polledAt.UTC(), Currency: *currency,
+				Balance: bal.Decimal, GiftBalance: gift.Decimal, TotalBalance: total.Decimal}
+		}
 		if err := t.loadAlerts(ctx); err != nil {
 			return err
 		}
@@ -140,7 +155,49 @@ func (t *AppTx) InsertSnapshot(ctx context.Context, snap balance.Snapshot) error
 		t.appID, at, snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance); err != nil {
 		return fmt.Errorf("insert snapshot: %w", err)
 	}
+	if t.latest == nil || !snap.PolledAt.Before(t.latest.PolledAt) {
+		s := snap
+		t.latest = &s
+	}
 	return nil
+}
+
+// LedgerEntry is one change of an app's money between two consecutive snapshots, booked in
+// the UTC hour of At (the later snapshot). Opening is the total before it, Closing after it.
+type LedgerEntry struct {
+	At               time.Time
+	Opening, Closing decimal.Decimal
+	Delta            spend.Delta
+}
+
+// Book adds an entry to the hourly spend ledger and remembers a top-up as the app's latest.
+// Entries must be booked in time order: the evaluator books only snapshots newer than every
+// one before, so the ledger is one unbroken chain of totals.
+func (t *AppTx) Book(ctx context.Context, e LedgerEntry) error {
+	at := e.At.UTC()
+	d := e.Delta
+	_, err := t.tx.Exec(ctx, `
+		WITH topup AS (
+			UPDATE app_state SET last_topup_at = $2, last_topup_amount = $7
+			WHERE app_id = $1 AND $7 > 0
+		)
+		INSERT INTO spend_ledger_1h AS l (app_id, bucket, first_at, last_at, first_total, last_total, spent, topped_up, gift_expired)
+		VALUES ($1, date_trunc('hour', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $2, $3, $4, $5, $7, $6)
+		ON CONFLICT (app_id, bucket) DO UPDATE SET
+			last_at = excluded.last_at, last_total = excluded.last_total,
+			spent = l.spent + excluded.spent, topped_up = l.topped_up + excluded.topped_up,
+			gift_expired = l.gift_expired + excluded.gift_expired`,
+		t.appID, at, e.Opening, e.Closing, d.Spent, d.GiftExpired, d.ToppedUp)
+	if err != nil {
+		return fmt.Errorf("book spend: %w", err)
+	}
+	return nil
+}
+
+// SpendInputs reads what spend.Compute needs as of now: the trailing week of the ledger and
+// the trailing window of snapshots.
+func (t *AppTx) SpendInputs(ctx context.Context, now time.Time, window time.Duration, day time.Time) (spend.Inputs, error) {
+	return spendInputs(ctx, t.tx, t.appID, now, window, day)
 }
 
 // RecordFailure stores a failed poll. A run of identical failures since the last success is
@@ -169,21 +226,8 @@ func (t *AppTx) RecordFailure(ctx context.Context, f balance.Failure, separate b
 	return nil
 }
 
-// Latest returns the newest stored snapshot, nil if there is none.
-func (t *AppTx) Latest(ctx context.Context) (*balance.Snapshot, error) {
-	var sn balance.Snapshot
-	err := t.tx.QueryRow(ctx, `
-		SELECT polled_at, currency, balance, gift_balance, total_balance
-		FROM balance_snapshots WHERE app_id = $1 ORDER BY polled_at DESC LIMIT 1`, t.appID).
-		Scan(&sn.PolledAt, &sn.Currency, &sn.Balance, &sn.GiftBalance, &sn.TotalBalance)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load latest snapshot: %w", err)
-	}
-	return &sn, nil
-}
+// Latest returns the newest stored snapshot (this unit of work's included), nil if there is none.
+func (t *AppTx) Latest() *balance.Snapshot { return t.latest }
 
 // LastFailure returns the newest failed poll since the last success, nil if there is none.
 func (t *AppTx) LastFailure(ctx context.Context) (*balance.Failure, error) {
