@@ -21,10 +21,15 @@ CREATE TABLE spend_ledger_1h (
     PRIMARY KEY (app_id, bucket)
 );
 
--- The latest top-up of each app, for the API and the money alert's resolve message.
+-- The latest top-up of each app, for the API; and running totals since the app was first
+-- seen, which retention does not lower (the Prometheus counters engagelab_spent_total and
+-- engagelab_topped_up_total read them).
 ALTER TABLE app_state
-    ADD COLUMN last_topup_at     timestamptz,
-    ADD COLUMN last_topup_amount NUMERIC(20, 4);
+    ADD COLUMN last_topup_at      timestamptz,
+    ADD COLUMN last_topup_amount  NUMERIC(20, 4),
+    ADD COLUMN spent_total        NUMERIC(20, 4) NOT NULL DEFAULT 0,
+    ADD COLUMN topped_up_total    NUMERIC(20, 4) NOT NULL DEFAULT 0,
+    ADD COLUMN gift_expired_total NUMERIC(20, 4) NOT NULL DEFAULT 0;
 
 -- Spend alerts live beside the money, access and data alerts.
 ALTER TABLE alert_state DROP CONSTRAINT alert_state_alert_check;
@@ -61,6 +66,11 @@ SELECT app_id, date_trunc('hour', polled_at AT TIME ZONE 'UTC') AT TIME ZONE 'UT
 FROM deltas
 GROUP BY 1, 2;
 
+UPDATE app_state s SET spent_total = t.spent, topped_up_total = t.topped_up, gift_expired_total = t.gift_expired
+FROM (SELECT app_id, sum(spent) AS spent, sum(topped_up) AS topped_up, sum(gift_expired) AS gift_expired
+      FROM spend_ledger_1h GROUP BY app_id) t
+WHERE s.app_id = t.app_id;
+
 UPDATE app_state s SET last_topup_at = t.polled_at, last_topup_amount = t.amount
 FROM (
     SELECT DISTINCT ON (app_id) app_id, polled_at, total_balance - prev_total AS amount
@@ -76,5 +86,6 @@ WHERE s.app_id = t.app_id;
 ALTER TABLE alert_state DROP CONSTRAINT alert_state_alert_check;
 DELETE FROM alert_state WHERE alert NOT IN ('money', 'access', 'data');
 ALTER TABLE alert_state ADD CONSTRAINT alert_state_alert_check CHECK (alert IN ('money', 'access', 'data'));
-ALTER TABLE app_state DROP COLUMN last_topup_at, DROP COLUMN last_topup_amount;
+ALTER TABLE app_state DROP COLUMN last_topup_at, DROP COLUMN last_topup_amount,
+    DROP COLUMN spent_total, DROP COLUMN topped_up_total, DROP COLUMN gift_expired_total;
 DROP TABLE spend_ledger_1h;

@@ -161,8 +161,16 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		// A poll older than the newest one evaluated lost the race to the lock (two polls ran at
 		// once): its result is history, not news, and must not move the alerts backwards.
 		overtaken := obs != nil && obs.At.Before(prev.LastPolledAt)
+		prevSnap := tx.Latest()
 		if obs != nil {
 			if err := storeObservation(ctx, tx, obs, overtaken); err != nil {
+				return err
+			}
+		}
+		if obs != nil && obs.Snapshot != nil && !overtaken {
+			// The ledger follows the chain of evaluated snapshots: an overtaken one is history
+			// between two already booked, and booking it would count its change twice.
+			if _, _, err := ledger(ctx, tx, app, prevSnap, *obs.Snapshot); err != nil {
 				return err
 			}
 		}

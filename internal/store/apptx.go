@@ -177,9 +177,12 @@ func (t *AppTx) Book(ctx context.Context, e LedgerEntry) error {
 	at := e.At.UTC()
 	d := e.Delta
 	_, err := t.tx.Exec(ctx, `
-		WITH topup AS (
-			UPDATE app_state SET last_topup_at = $2, last_topup_amount = $7
-			WHERE app_id = $1 AND $7 > 0
+		WITH totals AS (
+			UPDATE app_state SET spent_total = spent_total + $5, topped_up_total = topped_up_total + $7,
+				gift_expired_total = gift_expired_total + $6,
+				last_topup_at = CASE WHEN $7 > 0 THEN $2 ELSE last_topup_at END,
+				last_topup_amount = CASE WHEN $7 > 0 THEN $7 ELSE last_topup_amount END
+			WHERE app_id = $1
 		)
 		INSERT INTO spend_ledger_1h AS l (app_id, bucket, first_at, last_at, first_total, last_total, spent, topped_up, gift_expired)
 		VALUES ($1, date_trunc('hour', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $2, $3, $4, $5, $7, $6)

@@ -1,0 +1,71 @@
+package evaluate
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+// ledger books what changed since the app's previous snapshot and reads the spend as of this
+// one. prev is the newest snapshot before snap (nil for the app's first).
+func ledger(ctx context.Context, tx *store.AppTx, app config.App, prev *balance.Snapshot, snap balance.Snapshot) (spend.Stats, spend.Delta, error) {
+	in, err := tx.SpendInputs(ctx, snap.PolledAt, app.Drain.Window, DayStart(snap.PolledAt, app.SpendDay))
+	if err != nil {
+		return spend.Stats{}, spend.Delta{}, err
+	}
+	before := spend.Compute(in)
+	entry := store.LedgerEntry{At: snap.PolledAt, Opening: snap.TotalBalance, Closing: snap.TotalBalance}
+	if prev != nil {
+		// What the app would usually have spent in this interval: gift credit that fell by more
+		// than that, with the paid balance holding, expired.
+		var explainable *decimal.Decimal
+		if rate := usualRate(before); rate != nil {
+			x := rate.Mul(decimal.NewFromInt(snap.PolledAt.Sub(prev.PolledAt).Microseconds())).
+				DivRound(decimal.NewFromInt(time.Hour.Microseconds()), 4)
+			explainable = &x
+		}
+		entry.Opening = prev.TotalBalance
+		entry.Delta = spend.Between(*prev, snap, explainable)
+	} else {
+		entry.Delta = spend.Between(snap, snap, nil)
+	}
+	if err := tx.Book(ctx, entry); err != nil {
+		return spend.Stats{}, spend.Delta{}, err
+	}
+	in.Hours = withSpent(in.Hours, snap.PolledAt.UTC().Truncate(time.Hour), entry.Delta.Spent)
+	return spend.Compute(in), entry.Delta, nil
+}
+
+// usualRate is the rate gift expiry is judged against: the 24 h rate, or the 1 h rate while
+// the app is younger than a day.
+func usualRate(s spend.Stats) *decimal.Decimal {
+	if s.History >= 24*time.Hour {
+		return s.Rate24h
+	}
+	return s.Rate1h
+}
+
+// withSpent adds spent to the ledger hour at bucket, as the booking just did in the database.
+func withSpent(hours []spend.Hour, bucket time.Time, spent decimal.Decimal) []spend.Hour {
+	if n := len(hours); n > 0 && hours[n-1].Bucket.Equal(bucket) {
+		hours[n-1].Spent = hours[n-1].Spent.Add(spent)
+		return hours
+	}
+	return append(hours, spend.Hour{Bucket: bucket, Spent: spent})
+}
+
+// DayStart is the start of the day of t in loc (UTC when nil): where spent_today and the
+// daily_spend alert begin counting.
+func DayStart(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
