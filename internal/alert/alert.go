@@ -1,6 +1,6 @@
-// Package alert decides, for one app, which of its three alerts (money,
-// access, data) fire after a poll or a timer tick, and which events that
-// means.
+// Package alert decides, for one app, which of its alerts (money, access,
+// data, and the spend alerts runway, drain and daily_spend) fire after a poll
+// or a timer tick, and which events that means.
 //
 // It is pure: Evaluate maps (previous state, observation, rules, clock) to
 // (new state, events). It neither stores, sends nor schedules anything: the
@@ -21,19 +21,23 @@ type Severity string
 const (
 	SeverityWarning  Severity = "warning"
 	SeverityCritical Severity = "critical"
+	SeverityInfo     Severity = "info" // non-alert events
 )
 
 // Kind names one of the three alerts every app has.
 type Kind string
 
 const (
-	Money  Kind = "money"
-	Access Kind = "access"
-	Data   Kind = "data"
+	Money      Kind = "money"
+	Access     Kind = "access"
+	Data       Kind = "data"
+	Runway     Kind = "runway"
+	Drain      Kind = "drain"
+	DailySpend Kind = "daily_spend"
 )
 
 // Kinds lists every alert kind in the order events are reported.
-var Kinds = []Kind{Money, Access, Data}
+var Kinds = []Kind{Money, Access, Data, Runway, Drain, DailySpend}
 
 // EventType is the message type of a transition, as in the webhook body.
 type EventType string
@@ -44,6 +48,9 @@ const (
 	Deescalated EventType = "alert.deescalated"
 	Reminder    EventType = "alert.reminder"
 	Resolved    EventType = "alert.resolved"
+	// Events that are not alerts: what a snapshot showed of the money, no level, no state.
+	Topup       EventType = "balance.topup"
+	GiftExpired EventType = "balance.gift_expired"
 )
 
 // Rule names, as stored and shown to users.
@@ -55,6 +62,9 @@ const (
 	RuleAppUnavailable = "app_unavailable"
 	RulePollFailing    = "poll_failing"
 	RuleStale          = "stale"
+	RuleRunwayLow      = "runway_low"
+	RuleAbnormalSpend  = "abnormal_spend"
+	RuleDailySpend     = "daily_spend_limit"
 )
 
 // Level is a rung on an alert's ladder; the zero Level means "not firing".
@@ -75,6 +85,10 @@ var (
 	appUnavailable = Level{RuleAppUnavailable, SeverityCritical}
 	pollFailing    = Level{RulePollFailing, SeverityWarning}
 	stale          = Level{RuleStale, SeverityWarning}
+	runwayWarning  = Level{RuleRunwayLow, SeverityWarning}
+	runwayCritical = Level{RuleRunwayLow, SeverityCritical}
+	abnormalSpend  = Level{RuleAbnormalSpend, SeverityCritical}
+	dailySpend     = Level{RuleDailySpend, SeverityWarning}
 )
 
 // rank orders the levels of one alert; 0 is "not firing". The two access
@@ -83,9 +97,9 @@ var (
 // read as an improvement).
 func rank(l Level) int {
 	switch l {
-	case lowWarning, pollFailing, authFailed, appUnavailable:
+	case lowWarning, pollFailing, authFailed, appUnavailable, runwayWarning, abnormalSpend, dailySpend:
 		return 1
-	case lowCritical, stale:
+	case lowCritical, stale, runwayCritical:
 		return 2
 	case overdraft:
 		return 3
@@ -105,10 +119,11 @@ type AlertState struct {
 
 // State is everything Evaluate needs to remember about one app between calls.
 type State struct {
-	Money, Access, Data AlertState
-	ConsecutiveFailures int       // failed polls in a row (any failure kind), reset by a success
-	LastSuccessAt       time.Time // zero if never
-	SilencedUntil       time.Time // zero = not silenced
+	Money, Access, Data       AlertState
+	Runway, Drain, DailySpend AlertState
+	ConsecutiveFailures       int       // failed polls in a row (any failure kind), reset by a success
+	LastSuccessAt             time.Time // zero if never
+	SilencedUntil             time.Time // zero = not silenced
 }
 
 // Alert returns the state of alert k (zero for an unknown kind).
@@ -120,6 +135,12 @@ func (s State) Alert(k Kind) AlertState {
 		return s.Access
 	case Data:
 		return s.Data
+	case Runway:
+		return s.Runway
+	case Drain:
+		return s.Drain
+	case DailySpend:
+		return s.DailySpend
 	}
 	return AlertState{}
 }
@@ -133,6 +154,12 @@ func (s *State) Set(k Kind, a AlertState) {
 		s.Access = a
 	case Data:
 		s.Data = a
+	case Runway:
+		s.Runway = a
+	case Drain:
+		s.Drain = a
+	case DailySpend:
+		s.DailySpend = a
 	}
 }
 
@@ -149,11 +176,13 @@ func accessLevel(f *balance.Failure) Level {
 }
 
 // Observation is the result of one poll: exactly one of Snapshot and
-// Failure is set (one with neither counts as a tick).
+// Failure is set (one with neither counts as a tick). Spend, when set, is the
+// app's spend as of At; the spend alerts move only when it is.
 type Observation struct {
 	At       time.Time
 	Snapshot *balance.Snapshot
 	Failure  *balance.Failure
+	Spend    *Spend
 }
 
 // Rules are an app's configured alert rules.
@@ -165,6 +194,7 @@ type Rules struct {
 	OverdraftLimit     *decimal.Decimal // nil: no overdraft_limit rule
 	RepeatEvery        time.Duration    // 0: no reminders
 	StaleAfter         time.Duration    // 0: no stale rule
+	Spend              SpendRules
 }
 
 // threshold is the configured amount behind a low_balance level, nil for
@@ -287,6 +317,7 @@ func Evaluate(prev State, obs *Observation, r Rules, now, startedAt time.Time) (
 		}
 		s.Data = c.settle(Data, s.Data, data, fail, true)
 	}
+	c.settleSpend(&s, obs)
 	return s, c.events
 }
 

@@ -211,10 +211,12 @@ var (
 		PreviousRule: "low_balance", PreviousSeverity: "warning",
 		Balance: "10.0000", TotalBalance: "10.0000", Threshold: "20.0000",
 		Message: "checkout: total balance 10.0000 USD is below the critical threshold 20.0000 USD"}
+	// resolvedAt150 is the resolve of a recharge from the threshold's level back to 150.
 	resolvedAt150 = func(severity, threshold string) msg {
+		recharged := map[string]string{"warning": "70.0000", "critical": "140.0000"}[severity]
 		return msg{Type: "alert.resolved", Alert: "money", Rule: "low_balance", Severity: severity,
 			Balance: "150.0000", TotalBalance: "150.0000", Threshold: threshold,
-			Message: "checkout: low balance resolved; total balance is now 150.0000 USD"}
+			Message: "checkout: low balance resolved: recharged +" + recharged + " USD, total now 150.0000 USD"}
 	}
 )
 

@@ -72,6 +72,8 @@ type Notifier struct {
 	Secret Secret // webhook, optional: "whsec_" + base64
 
 	MinSeverity string // "warning" or "critical"
+	// Events lists the non-alert events this notifier also gets: "topup", "gift_expired".
+	Events []string
 }
 
 // App is one monitored EngageLab application, merged with the defaults.

@@ -103,7 +103,8 @@ func (c *Config) Redacted() string {
 	f.Retention.Snapshots = formatDuration(c.Retention.Snapshots)
 	f.Retention.Events = formatDuration(c.Retention.Events)
 	for _, n := range c.Notifiers {
-		f.Notifiers = append(f.Notifiers, fileNotifier(n))
+		f.Notifiers = append(f.Notifiers, fileNotifier{Name: n.Name, Type: n.Type, WebhookURL: n.WebhookURL, Token: n.Token,
+			Channel: n.Channel, APIURL: n.APIURL, URL: n.URL, Secret: n.Secret, MinSeverity: n.MinSeverity})
 	}
 	for _, a := range c.Apps {
 		fa := fileApp{

@@ -17,6 +17,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -39,6 +40,7 @@ type Evaluator struct {
 	cfg    Config
 	apps   map[string]config.App
 	minSev map[string]alert.Severity
+	events map[string][]string // notifier -> the non-alert events it opted in to
 }
 
 // New checks the configuration and returns an Evaluator.
@@ -60,7 +62,7 @@ func New(c Config) (*Evaluator, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}}
+	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}, events: map[string][]string{}}
 	for _, a := range c.Apps {
 		if _, ok := c.AppIDs[a.Name]; !ok {
 			return nil, fmt.Errorf("evaluate: app %s is not registered in the store", a.Name)
@@ -69,6 +71,7 @@ func New(c Config) (*Evaluator, error) {
 	}
 	for _, n := range c.Notifiers {
 		e.minSev[n.Name] = minSeverity(n)
+		e.events[n.Name] = n.Events
 	}
 	return e, nil
 }
@@ -167,16 +170,33 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 				return err
 			}
 		}
-		if obs != nil && obs.Snapshot != nil && !overtaken {
-			// The ledger follows the chain of evaluated snapshots: an overtaken one is history
-			// between two already booked, and booking it would count its change twice.
-			if _, _, err := ledger(ctx, tx, app, prevSnap, *obs.Snapshot); err != nil {
-				return err
-			}
-		}
 		evalObs := obs
 		if overtaken {
 			evalObs = nil
+		}
+		var sp *spendNow
+		switch {
+		case evalObs != nil && evalObs.Snapshot != nil:
+			// The ledger follows the chain of evaluated snapshots: an overtaken one is history
+			// between two already booked, and booking it would count its change twice.
+			stats, delta, err := ledger(ctx, tx, app, prevSnap, *evalObs.Snapshot)
+			if err != nil {
+				return err
+			}
+			sp = &spendNow{stats: stats, delta: delta}
+		case evalObs == nil && prev.Alerts.DailySpend.Level.Firing() && app.DailySpendLimit != nil:
+			// Only the clock ends a day: a tick reads today's spend while the daily alert fires.
+			in, err := tx.SpendInputs(ctx, now, app.Drain.Window, DayStart(now, app.SpendDay))
+			if err != nil {
+				return err
+			}
+			sp = &spendNow{stats: spend.Compute(in)}
+			evalObs = &alert.Observation{At: now}
+		}
+		if sp != nil {
+			o := *evalObs
+			o.Spend = sp.view(app, tx.Latest())
+			evalObs = &o
 		}
 		next := prev
 		if change != nil {
@@ -187,7 +207,7 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		if next.Alerts.SilencedUntil.IsZero() {
 			next.SilenceReason = ""
 		}
-		if evalObs != nil {
+		if evalObs != nil && (evalObs.Snapshot != nil || evalObs.Failure != nil) {
 			if err := tx.MarkPolled(ctx, evalObs.At, evalObs.Failure); err != nil {
 				return err
 			}
@@ -197,10 +217,10 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 				return err
 			}
 		}
-		if len(events) == 0 {
-			return nil
+		r := renderer{e: e, app: app, tx: tx, state: next, obs: evalObs, spend: sp, now: now}
+		if sp != nil {
+			events = append(events, balanceEvents(sp.delta, now, now.Before(next.Alerts.SilencedUntil))...)
 		}
-		r := renderer{e: e, app: app, tx: tx, state: next, obs: evalObs}
 		for _, ev := range events {
 			rec, err := r.record(ctx, ev)
 			if err != nil {
@@ -242,5 +262,10 @@ func Rules(a config.App) alert.Rules {
 		Amount: a.Amount, Warning: a.Warning, Critical: a.Critical,
 		ResolveMargin: a.ResolveMargin, OverdraftWarnRatio: a.OverdraftWarnRatio, OverdraftLimit: a.OverdraftLimit,
 		RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter,
+		Spend: alert.SpendRules{
+			RunwayOff: a.Runway.Off, RunwayWarning: a.Runway.Warning, RunwayCritical: a.Runway.Critical,
+			DrainOff: a.Drain.Off, DrainFactor: a.Drain.Factor, DrainMin: a.Drain.Min, DrainMinHistory: a.Drain.MinHistory,
+			DailyLimit: a.DailySpendLimit,
+		},
 	}
 }

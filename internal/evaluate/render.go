@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -23,9 +26,64 @@ type renderer struct {
 	tx    *store.AppTx
 	state store.AppState
 	obs   *alert.Observation // nil for a tick or an overtaken poll
+	spend *spendNow          // read in this evaluation; nil until an event needs it
+	now   time.Time
 
 	failure  *balance.Failure
 	failRead bool
+}
+
+// stats returns the app's spend as of now, reading it if this evaluation has not yet.
+func (r *renderer) stats(ctx context.Context) (*spendNow, error) {
+	if r.spend == nil {
+		in, err := r.tx.SpendInputs(ctx, r.now, r.app.Drain.Window, DayStart(r.now, r.app.SpendDay))
+		if err != nil {
+			return nil, err
+		}
+		r.spend = &spendNow{stats: spend.Compute(in)}
+	}
+	return r.spend, nil
+}
+
+// spendBody is the "spend" object of a money or spend alert's body.
+func (r *renderer) spendBody(ctx context.Context, e alert.Event) (*notify.EventSpend, error) {
+	sp, err := r.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := sp.stats
+	out := &notify.EventSpend{}
+	if st.Rate24h != nil {
+		v := st.Rate24h.StringFixed(4)
+		out.BurnRate24h = &v
+	}
+	if rw := RunwayOf(r.app, st, r.tx.Latest()); rw.Known {
+		out.BurnRate = rw.Rate.StringFixed(4)
+		if !rw.Infinite {
+			secs := int64(rw.Left / time.Second)
+			dry := r.now.Add(rw.Left).UTC().Truncate(time.Second)
+			out.RunwaySeconds, out.RunsDryAt = &secs, &dry
+		}
+	}
+	switch e.Alert {
+	case alert.Drain:
+		out.Window = formatHours(r.app.Drain.Window)
+		out.WindowSpent = st.WindowSpent.StringFixed(4)
+		if st.Typical != nil {
+			out.TypicalWindowSpent = st.Typical.StringFixed(4)
+		}
+	case alert.DailySpend:
+		out.SpentToday = st.SpentToday.StringFixed(4)
+		if r.app.DailySpendLimit != nil {
+			out.DailySpendLimit = r.app.DailySpendLimit.StringFixed(4)
+		}
+		out.DayStart = "00:00 " + r.app.SpendDay.String()
+	}
+	return out, nil
+}
+
+func formatHours(d time.Duration) string {
+	return fmt.Sprintf("%d h", int(d/time.Hour))
 }
 
 func (r *renderer) lastFailure(ctx context.Context) (*balance.Failure, error) {
@@ -60,8 +118,20 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		body.Threshold = e.Threshold.StringFixed(4)
 	}
 	var err error
+	switch e.Alert {
+	case balanceAlert:
+		return r.balanceRecord(id, body, e)
+	case alert.Money, alert.Runway, alert.Drain, alert.DailySpend:
+		if e.Type != alert.Resolved {
+			if body.Spend, err = r.spendBody(ctx, e); err != nil {
+				return store.EventRecord{}, err
+			}
+		} else if e.Alert == alert.Money && r.spend != nil && r.spend.delta.ToppedUp.IsPositive() {
+			body.Recharged = r.spend.delta.ToppedUp.StringFixed(4)
+		}
+	}
 	failure := e.Failure
-	if failure == nil && e.Alert != alert.Money && e.Type != alert.Resolved {
+	if failure == nil && (e.Alert == alert.Access || e.Alert == alert.Data) && e.Type != alert.Resolved {
 		// A reminder on a timer tick has no observation: repeat the failure that keeps it firing.
 		if failure, err = r.lastFailure(ctx); err != nil {
 			return store.EventRecord{}, err
@@ -95,6 +165,30 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 			}
 		}
 		rec.Notifiers = r.e.route(r.app, e, told)
+	}
+	return rec, nil
+}
+
+// balanceRecord renders a top-up or gift expiry, sent only to notifiers that opt in.
+func (r *renderer) balanceRecord(id string, body notify.Event, e alert.Event) (store.EventRecord, error) {
+	d := r.spend.delta
+	switch e.Type {
+	case alert.Topup:
+		body.Amount, body.Paid, body.Gift = d.ToppedUp.StringFixed(4), d.TopupPaid.StringFixed(4), d.TopupGift.StringFixed(4)
+	case alert.GiftExpired:
+		body.Amount = d.GiftExpired.StringFixed(4)
+	}
+	body.Message = notify.Describe(body, r.app.Amount)
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return store.EventRecord{}, err
+	}
+	rec := store.EventRecord{
+		ID: id, Alert: e.Alert, Type: e.Type, Rule: e.Level.Rule, Severity: e.Level.Severity,
+		Since: e.Since, At: e.At, Silenced: e.Silenced, Payload: payload,
+	}
+	if !e.Silenced {
+		rec.Notifiers = r.e.routeEvent(r.app, e.Level.Rule)
 	}
 	return rec, nil
 }

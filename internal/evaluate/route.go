@@ -31,3 +31,14 @@ func (e *Evaluator) route(app config.App, ev alert.Event, told []string) []strin
 	}
 	return out
 }
+
+// routeEvent picks the app's notifiers that opted in to a non-alert event with `events`.
+func (e *Evaluator) routeEvent(app config.App, name string) []string {
+	var out []string
+	for _, n := range app.Notify {
+		if slices.Contains(e.events[n], name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

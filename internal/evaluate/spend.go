@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/spend"
@@ -68,4 +69,59 @@ func DayStart(t time.Time, loc *time.Location) time.Time {
 	}
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// spendNow is the spend read in one evaluation: the stats as of now and, after a snapshot,
+// the change it booked.
+type spendNow struct {
+	stats spend.Stats
+	delta spend.Delta
+}
+
+// Floor is where an app's money runs dry: zero, or the overdraft quota below it.
+func Floor(app config.App) decimal.Decimal {
+	if app.OverdraftLimit != nil {
+		return app.OverdraftLimit.Neg()
+	}
+	return decimal.Zero
+}
+
+// RunwayOf is the app's runway from stats and its latest snapshot.
+func RunwayOf(app config.App, stats spend.Stats, latest *balance.Snapshot) spend.Runway {
+	if latest == nil {
+		return spend.Runway{}
+	}
+	return stats.RunwayOf(latest.Amount(app.Amount), Floor(app), app.Runway.MinHistory)
+}
+
+// view is what the alert rules read of the spend.
+func (s *spendNow) view(app config.App, latest *balance.Snapshot) *alert.Spend {
+	return &alert.Spend{
+		Runway: RunwayOf(app, s.stats, latest), History: s.stats.History,
+		WindowSpent: s.stats.WindowSpent, Typical: s.stats.Typical, SpentToday: s.stats.SpentToday,
+	}
+}
+
+// balanceAlert is the "alert" of non-alert events in the event log.
+const balanceAlert alert.Kind = "balance"
+
+// Non-alert event names, as a notifier's `events:` lists them.
+const (
+	eventTopup       = "topup"
+	eventGiftExpired = "gift_expired"
+)
+
+// balanceEvents are the top-up and gift expiry a snapshot's change shows, as events that
+// are not alerts: no level, no state, sent only to notifiers that opt in.
+func balanceEvents(d spend.Delta, at time.Time, silenced bool) []alert.Event {
+	var out []alert.Event
+	if d.ToppedUp.IsPositive() {
+		out = append(out, alert.Event{Type: alert.Topup, Alert: balanceAlert,
+			Level: alert.Level{Rule: eventTopup, Severity: alert.SeverityInfo}, Since: at, At: at, Silenced: silenced})
+	}
+	if d.GiftExpired.IsPositive() {
+		out = append(out, alert.Event{Type: alert.GiftExpired, Alert: balanceAlert,
+			Level: alert.Level{Rule: eventGiftExpired, Severity: alert.SeverityInfo}, Since: at, At: at, Silenced: silenced})
+	}
+	return out
 }

@@ -12,9 +12,20 @@ func Describe(e Event, amountKind string) string {
 	if e.Type == TypeTest {
 		return e.Message
 	}
+	if s, ok := describeSpend(e, amountKind); ok {
+		return s
+	}
 	if e.Type == TypeResolved {
 		return describeResolved(e, amountKind)
 	}
+	s := describeAlert(e, amountKind)
+	if dry := runsDry(e); dry != "" && e.Alert == "money" {
+		s += "; " + dry
+	}
+	return s
+}
+
+func describeAlert(e Event, amountKind string) string {
 	label, amount := chosenAmount(e, amountKind)
 	switch e.Rule {
 	case "low_balance":
@@ -61,7 +72,10 @@ func describeResolved(e Event, amountKind string) string {
 	default:
 		s = e.App + ": " + level(e.Rule, "") + " resolved"
 	}
-	if label, amount := chosenAmount(e, amountKind); amount != "" {
+	switch label, amount := chosenAmount(e, amountKind); {
+	case e.Recharged != "" && e.TotalBalance != "":
+		s += fmt.Sprintf(": recharged +%s, total now %s", money(e.Recharged, e.Currency), money(e.TotalBalance, e.Currency))
+	case amount != "":
 		s += fmt.Sprintf("; %s is now %s", label, money(amount, e.Currency))
 	}
 	return s
@@ -96,6 +110,12 @@ func level(rule, severity string) string {
 		return "polling failing"
 	case "stale":
 		return "no fresh data"
+	case "runway_low":
+		return "runway low"
+	case "abnormal_spend":
+		return "abnormal spend"
+	case "daily_spend_limit":
+		return "daily spend limit"
 	}
 	if severity == "" {
 		return strings.ReplaceAll(rule, "_", " ")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/opsbalance/engagelab-monitor/internal/alert"
 )
 
 // Event is the webhook body, field for field; the outbox stores it as JSON and Slack renders it.
@@ -39,6 +40,29 @@ type Event struct {
 	Since            time.Time   `json:"since"` // when the condition began; for stale, the last successful poll
 	Message          string      `json:"message"`
 	Error            *EventError `json:"error,omitempty"`
+	Spend            *EventSpend `json:"spend,omitempty"` // money and spend alerts: the burn rate and runway
+
+	// balance.topup and balance.gift_expired: what changed.
+	Amount string `json:"amount,omitempty"`
+	Paid   string `json:"paid,omitempty"` // the top-up's paid part (balance delta)
+	Gift   string `json:"gift,omitempty"` // the top-up's gift part (gift_balance delta)
+	// Recharged is the top-up this poll saw, on a money resolve ("recharged +500.0000 USD").
+	Recharged string `json:"recharged,omitempty"`
+}
+
+// EventSpend is the burn rate and runway behind a money or spend alert. Rates are per hour.
+type EventSpend struct {
+	BurnRate24h   *string    `json:"burn_rate_24h"`
+	BurnRate      string     `json:"burn_rate,omitempty"` // the rate the runway uses (1 h while the app is under a day old)
+	RunwaySeconds *int64     `json:"runway_seconds"`
+	RunsDryAt     *time.Time `json:"runs_dry_at"`
+	// drain and daily_spend details
+	Window             string `json:"window,omitempty"`
+	WindowSpent        string `json:"window_spent,omitempty"`
+	TypicalWindowSpent string `json:"typical_window_spent,omitempty"`
+	SpentToday         string `json:"spent_today,omitempty"`
+	DailySpendLimit    string `json:"daily_spend_limit,omitempty"`
+	DayStart           string `json:"day_start,omitempty"` // "00:00 Asia/Shanghai"
 }
 
 // EventError is the upstream failure behind an access or data alert.
@@ -48,14 +72,16 @@ type EventError struct {
 	Message    string `json:"message"`
 }
 
-// Event types.
+// Event types: the alert package's, as strings for the JSON body.
 const (
-	TypeFiring      = "alert.firing"
-	TypeEscalated   = "alert.escalated"
-	TypeDeescalated = "alert.deescalated"
-	TypeReminder    = "alert.reminder"
-	TypeResolved    = "alert.resolved"
-	TypeTest        = "test"
+	TypeFiring      = string(alert.Firing)
+	TypeEscalated   = string(alert.Escalated)
+	TypeDeescalated = string(alert.Deescalated)
+	TypeReminder    = string(alert.Reminder)
+	TypeResolved    = string(alert.Resolved)
+	TypeTopup       = string(alert.Topup)
+	TypeGiftExpired = string(alert.GiftExpired)
+	TypeTest        = "test" // monitor test-notify
 )
 
 // MarshalJSON writes times in UTC whatever location they carry (a timestamptz read back from

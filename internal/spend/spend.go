@@ -60,8 +60,8 @@ func Between(prev, next balance.Snapshot, explainable *decimal.Decimal) Delta {
 
 // PerHour is amount spread over d, per hour, rounded to 4 places (half away from zero).
 func PerHour(amount decimal.Decimal, d time.Duration) decimal.Decimal {
-	if d <= 0 {
-		return decimal.Zero
+	if d.Microseconds() <= 0 {
+		return decimal.Zero // Postgres keeps microseconds: less is no time at all
 	}
 	micros := decimal.NewFromInt(d.Microseconds())
 	return amount.Mul(decimal.NewFromInt(time.Hour.Microseconds())).DivRound(micros, 4)

@@ -97,7 +97,7 @@ func (s *Store) FiringAlerts(ctx context.Context, app string) ([]FiringAlert, er
 		SELECT a.name, s.alert, s.rule, s.severity, s.since, s.level_since, s.last_sent_at
 		FROM alert_state s JOIN apps a ON a.id = s.app_id
 		WHERE $1 = '' OR a.name = $1
-		ORDER BY a.name, array_position(ARRAY['money','access','data'], s.alert)`, app)
+		ORDER BY a.name, array_position(ARRAY['money','access','data','runway','drain','daily_spend'], s.alert)`, app)
 	if err != nil {
 		return nil, fmt.Errorf("list firing alerts: %w", err)
 	}
