@@ -161,7 +161,7 @@ func TestHistoryErrors(t *testing.T) {
 		want string
 	}{
 		"no app":      {[]string{}, 2, "monitor: history needs --app NAME"},
-		"bad step":    {[]string{"--app", "healthy", "--step", "2h"}, 2, `monitor: --step must be one of 1m 5m 15m 1h 6h 1d, not "2h"`},
+		"bad step":    {[]string{"--app", "healthy", "--step", "2h"}, 2, `monitor: step must be one of 1m, 5m, 15m, 1h, 6h or 1d, not 2h`},
 		"bad from":    {[]string{"--app", "healthy", "--from", "yesterday"}, 2, "monitor: --from must be an RFC 3339 time, like 2026-11-26T10:00:00Z"},
 		"bad to":      {[]string{"--app", "healthy", "--to", "2026-13-01"}, 2, "monitor: --to must be an RFC 3339 time, like 2026-11-26T10:00:00Z"},
 		"bad since":   {[]string{"--app", "healthy", "--since", "a week"}, 2, `monitor: --since: "a week" is not a duration (write it like 90s, 10m, 4h, 7d or 1d12h)`},
@@ -169,7 +169,7 @@ func TestHistoryErrors(t *testing.T) {
 		"both ranges": {[]string{"--app", "healthy", "--since", "7d", "--from", "2026-01-01T00:00:00Z"}, 2, "monitor: use --since or --from/--to, not both"},
 		"reversed": {[]string{"--app", "healthy", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, 2,
 			"monitor: the start of the range must be before its end"},
-		"unknown app": {[]string{"--app", "nosuch"}, 1, `monitor: no app named "nosuch" in the database`},
+		"unknown app": {[]string{"--app", "nosuch"}, 2, `monitor: no app named "nosuch" in the config or the database`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := cli(t, append([]string{"history", "--config", path}, tc.args...)...)

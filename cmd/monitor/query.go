@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/history"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -59,16 +60,6 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		}
 		end = t
 	}
-	if !start.Before(end) {
-		return usageErr("the start of the range must be before its end")
-	}
-	var stepDur time.Duration
-	if *step != "" {
-		var ok bool
-		if stepDur, ok = httpapi.Steps[*step]; !ok {
-			return usageErr("--step must be one of 1m 5m 15m 1h 6h 1d, not %q", *step)
-		}
-	}
 	cfg, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
 		return err
@@ -77,36 +68,20 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	amount := "total_balance" // an app no longer configured keeps its history
 	if a, ok := cfg.App(*app); ok {
 		amount = a.Amount
+	} else if _, err := st.AppID(ctx, *app); errors.Is(err, store.ErrNotFound) {
+		return usageErr("no app named %q in the config or the database", *app)
 	}
-
-	var header []string
-	var rows [][]string
-	if stepDur == 0 {
-		pts, err := st.Snapshots(ctx, *app, start, end, 1_000_000)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no app named %q in the database", *app)
-		}
-		if err != nil {
-			return err
-		}
-		header = []string{"t", "balance", "gift_balance", "total_balance"}
-		for _, p := range pts {
-			rows = append(rows, []string{p.T.UTC().Format(time.RFC3339), p.Balance.StringFixed(4), p.GiftBalance.StringFixed(4), p.TotalBalance.StringFixed(4)})
-		}
-	} else {
-		bs, err := st.Buckets(ctx, *app, start, end, stepDur, amount)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no app named %q in the database", *app)
-		}
-		if err != nil {
-			return err
-		}
-		header = []string{"t", "first", "last", "min", "max"}
-		for _, b := range bs {
-			rows = append(rows, []string{b.T.UTC().Format(time.RFC3339), b.First.StringFixed(4), b.Last.StringFixed(4), b.Min.StringFixed(4), b.Max.StringFixed(4)})
-		}
+	ans, err := history.Read(ctx, st, history.Question{App: *app, Amount: amount, From: start, To: end, Step: *step})
+	if errors.Is(err, history.ErrInvalid) {
+		return usageErr("%s", strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
 	}
-	return writeRows(e, *format, header, rows, "points")
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		return writeJSON(e, ans)
+	}
+	return writeRows(e, *format, ans.Header, ans.Rows(), "points")
 }
 
 // writeRows prints rows as a table, CSV, or JSON ({"points": [{header: value}]}), amounts as

@@ -164,7 +164,7 @@ func TestHistoryPointCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, e.get(t, "/api/v1/apps/checkout/history"), 400,
-		`{"error":"more than 10000 snapshots between from and to: add a step (1m, 5m, 15m, 1h, 6h or 1d) or narrow the range"}`+"\n")
+		`{"error":"more than 10000 snapshots in the range: add a step (1m, 5m, 15m, 1h, 6h or 1d) or narrow the range"}`+"\n")
 	// Exactly 10,000 points is allowed: the first 10,000 seconds.
 	res := e.get(t, "/api/v1/apps/checkout/history?from=2026-11-26T00:00:00Z&to=2026-11-26T02:46:40Z&format=csv")
 	if lines := strings.Count(res.body, "\n"); res.status != 200 || lines != 10001 {
@@ -177,7 +177,7 @@ func TestHistoryPointCap(t *testing.T) {
 			`{"t":"2026-11-26T00:00:00Z","first":"1.0000","last":"1.0000","min":"1.0000","max":"1.0000"},`+
 			`{"t":"2026-11-26T00:15:00Z","first":"1.0000","last":"1.0000","min":"1.0000","max":"1.0000"}]}`+"\n")
 	check(t, e.get(t, "/api/v1/apps/checkout/history?from=2026-11-26T00:00:00Z&to=2026-11-26T03:00:00Z"), 400,
-		`{"error":"more than 10000 snapshots between from and to: add a step (1m, 5m, 15m, 1h, 6h or 1d) or narrow the range"}`+"\n")
+		`{"error":"more than 10000 snapshots in the range: add a step (1m, 5m, 15m, 1h, 6h or 1d) or narrow the range"}`+"\n")
 }
 
 func TestBadRequests(t *testing.T) {
@@ -189,10 +189,10 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"from", "GET", "/api/v1/apps/checkout/history?from=yesterday", "", 400, `from must be an RFC 3339 time, like 2026-11-26T10:00:00Z`},
 		{"to", "GET", "/api/v1/apps/checkout/history?to=2026-11-26", "", 400, `to must be an RFC 3339 time, like 2026-11-26T10:00:00Z`},
-		{"from after to", "GET", "/api/v1/apps/checkout/history?from=2026-11-26T10:00:00Z&to=2026-11-26T09:00:00Z", "", 400, `from must be before to`},
-		{"step", "GET", "/api/v1/apps/checkout/history?step=2h", "", 400, `step must be one of 1m, 5m, 15m, 1h, 6h or 1d`},
+		{"from after to", "GET", "/api/v1/apps/checkout/history?from=2026-11-26T10:00:00Z&to=2026-11-26T09:00:00Z", "", 400, `the start of the range must be before its end`},
+		{"step", "GET", "/api/v1/apps/checkout/history?step=2h", "", 400, `step must be one of 1m, 5m, 15m, 1h, 6h or 1d, not 2h`},
 		{"step too small for the range", "GET", "/api/v1/apps/checkout/history?step=1m&from=2026-01-01T00:00:00Z", "", 400,
-			`step 1m gives more than 10000 buckets between from and to: use a larger step or narrow the range`},
+			`step 1m gives more than 10000 buckets in the range: use a larger step or narrow the range`},
 		{"format", "GET", "/api/v1/apps/checkout/history?format=xml", "", 400, `format must be json or csv`},
 		{"limit not a number", "GET", "/api/v1/events?limit=ten", "", 400, `limit must be a whole number from 1 to 1000`},
 		{"limit too large", "GET", "/api/v1/events?limit=1001", "", 400, `limit must be a whole number from 1 to 1000`},
