@@ -110,19 +110,19 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 	a.Metrics = metrics.New(st, cfg)
 	a.delivery = delivery.Config{
 		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
-		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log, Observer: a.Metrics,
+		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log.With("component", "delivery"), Observer: a.Metrics,
 	}
 	a.Delivery = delivery.New(a.delivery)
 	a.Evaluator, err = evaluate.New(evaluate.Config{
-		Store: st, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: o.Clock, Logger: log, Queued: a.Delivery.Wake,
+		Store: st, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: o.Clock, Logger: log.With("component", "evaluate"), Queued: a.Delivery.Wake,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.Poller, err = poller.New(poller.Config{
-		Client:    engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log)),
+		Client:    engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log.With("component", "engagelab"))),
 		Evaluator: a.Evaluator, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: a.Evaluator.Now,
-		Logger: log, Observer: a.Metrics,
+		Logger: log.With("component", "poller"), Observer: a.Metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -217,7 +217,6 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 	return b.String(), nil
 }
 
-// secret reads key, or key_file, from f. Problems never include the value.
 // requiredStr reads a string that must be present (missing says how) and not empty.
 func (d *decoder) requiredStr(f fields, key, missing string) string {
 	v, ok := d.str(f, key)
@@ -230,6 +229,7 @@ func (d *decoder) requiredStr(f fields, key, missing string) string {
 	return v
 }
 
+// secret reads key, or key_file, from f. Problems never include the value.
 func (d *decoder) secret(f fields, key string, required bool) (Secret, bool) {
 	fileKey := key + "_file"
 	inline, file := f.get(key), f.get(fileKey)

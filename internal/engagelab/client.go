@@ -94,7 +94,7 @@ func (c *Client) Balance(ctx context.Context, devKey, devSecret string) (balance
 	if err != nil && err.Transient() {
 		pause := c.pause()
 		if sleep(ctx, pause) {
-			c.logger.Debug("engagelab: retrying balance request", "error", err, "pause", pause)
+			c.logger.Debug("retrying balance request", "error", err, "pause", pause)
 			b, err = c.fetch(ctx, devKey, devSecret)
 		}
 	}

@@ -73,7 +73,7 @@ type Answer struct {
 	To     UTC    `json:"to"`
 	Step   string `json:"step,omitempty"`
 	Amount string `json:"amount,omitempty"` // the amount bucketed; raw points carry all three
-	Points any    `json:"points"`          // []Raw or []Bucket
+	Points any    `json:"points"`           // []Raw or []Bucket
 
 	Header []string   `json:"-"` // the CSV header: raw or bucketed columns
 	rows   [][]string // the points as CSV rows

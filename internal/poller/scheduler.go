@@ -106,10 +106,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	c := cron.New(
 		cron.WithLocation(time.UTC),
-		cron.WithLogger(cronLogger{log}),
+		cron.WithLogger(cronLogger{log.With("component", "cron")}),
 		// Skip must be outside Recover: the other order loses Skip's token on a panic and the
-		// job never runs again (see shared/libraries.md).
-		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log}), cron.Recover(cronLogger{log})),
+		// job never runs again: every later tick logs "skip" (robfig/cron v3.0.1).
+		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log.With("component", "cron")}), cron.Recover(cronLogger{log.With("component", "cron")})),
 	)
 	for _, app := range s.cfg.Apps {
 		sched := Aligned(app.Cron)
@@ -212,7 +212,7 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 // cronLogger adapts slog to cron.Logger.
 type cronLogger struct{ l *slog.Logger }
 
-func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(kv, "error", err)...)
+	c.l.Error(msg, append(kv, "error", err)...)
 }

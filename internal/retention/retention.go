@@ -56,7 +56,7 @@ func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
 		return c, err
 	}
 	if c != (store.PruneCounts{}) {
-		p.cfg.Logger.Info("retention: deleted old rows", "snapshots", c.Snapshots, "rollups", c.Rollups, "failed_polls", c.Failures,
+		p.cfg.Logger.Info("deleted old rows", "snapshots", c.Snapshots, "rollups", c.Rollups, "failed_polls", c.Failures,
 			"poll_slots", c.Slots, "notifications", c.Notifications, "events", c.Events)
 	}
 	return c, nil

@@ -125,7 +125,7 @@ type Event struct {
 	Silenced bool
 	Message  string // the one-line message of the rendered payload
 	Payload  json.RawMessage
-	// Deliveries summarises the outbox rows: notifier -> status ("delivered", "pending", "dead: 404 ...").
+	// Deliveries are the event's outbox rows, one per notifier, with their status.
 	Deliveries []OutboxRow
 }
 
