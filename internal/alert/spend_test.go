@@ -137,3 +137,34 @@ func TestSpendAlerts(t *testing.T) {
 		})
 	}
 }
+
+// Set and Alert agree for every kind, and an unknown kind changes nothing.
+func TestStateSetAndAlertRoundTrip(t *testing.T) {
+	levels := []Level{lowWarning, authFailed, stale, runwayCritical, abnormalSpend, dailySpend}
+	var s State
+	for i, k := range Kinds {
+		s.Set(k, firing(levels[i], t0, t0))
+	}
+	before := s
+	s.Set("other", firing(lowCritical, t0, t0))
+	if s != before {
+		t.Error("Set of an unknown kind changed the state")
+	}
+	for i, k := range Kinds {
+		if got := s.Alert(k).Level; got != levels[i] {
+			t.Errorf("Alert(%q) = %v, want %v", k, got, levels[i])
+		}
+	}
+}
+
+func TestDrainOffResolves(t *testing.T) {
+	r := baseRules()
+	spendRules(&r)
+	r.Spend.DrainOff = true
+	obs := withSpend("150", func(s *Spend) { s.WindowSpent, s.Typical = *dec("200"), dec("10") })
+	obs.At = t0
+	_, events := Evaluate(State{Drain: firing(abnormalSpend, ago(time.Hour), ago(time.Hour))}, obs, r, t0, ago(time.Hour))
+	if len(events) != 1 || events[0].Type != Resolved || events[0].Alert != Drain {
+		t.Errorf("events = %+v, want the drain alert resolved", events)
+	}
+}
