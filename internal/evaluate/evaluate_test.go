@@ -17,22 +17,32 @@ import (
 
 func setup(t *testing.T, now *time.Time) (*evaluate.Evaluator, *store.Store, int64) {
 	t.Helper()
-	cfg, err := config.Parse([]byte(`
-database: {url: "postgres://unused"}
+	return setupYAML(t, now, `
 defaults: {thresholds: {warning: "100", critical: "20"}, stale_after: 1h}
 notifiers: [{name: ops, type: webhook, url: "http://127.0.0.1:1/hook"}]
 apps: [{name: a, dev_key: k, dev_secret: s, notify: [ops]}]
-`), func(string) (string, bool) { return "", false }, ".")
+`, nil)
+}
+
+// setupYAML is an evaluator of app "a" on a fresh database, configured by the YAML (a
+// database URL is added), its clock at *now; tweak may adjust the config first.
+func setupYAML(t *testing.T, now *time.Time, yaml string, tweak func(*config.Config)) (*evaluate.Evaluator, *store.Store, int64) {
+	t.Helper()
+	cfg, err := config.Parse([]byte("database: {url: \"postgres://unused\"}\n"+yaml), func(string) (string, bool) { return "", false }, ".")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(cfg)
 	}
 	st := pgtest.New(t)
 	ids, err := st.EnsureApps(context.Background(), []string{"a"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := *now
 	ev, err := evaluate.New(evaluate.Config{Store: st, Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids,
-		Clock: func() time.Time { return *now }})
+		Clock: func() time.Time { return *now }, StartedAt: start})
 	if err != nil {
 		t.Fatal(err)
 	}

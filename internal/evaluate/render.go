@@ -120,7 +120,7 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 	var err error
 	switch e.Alert {
 	case balanceAlert:
-		return r.balanceRecord(id, body, e)
+		return r.balanceRecord(body, e)
 	case alert.Money, alert.Runway, alert.Drain, alert.DailySpend:
 		if e.Type != alert.Resolved {
 			if body.Spend, err = r.spendBody(ctx, e); err != nil {
@@ -149,14 +149,7 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		}
 	}
 	body.Message = notify.Describe(described, r.app.Amount)
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return store.EventRecord{}, err
-	}
-	rec := store.EventRecord{
-		ID: id, Alert: e.Alert, Type: e.Type, Rule: e.Level.Rule, Severity: e.Level.Severity,
-		Since: e.Since, At: e.At, Silenced: e.Silenced, Payload: payload,
-	}
+	var notifiers []string
 	if !e.Silenced {
 		var told []string
 		if e.Type == alert.Resolved || e.Type == alert.Deescalated {
@@ -164,13 +157,25 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 				return store.EventRecord{}, err
 			}
 		}
-		rec.Notifiers = r.e.route(r.app, e, told)
+		notifiers = r.e.route(r.app, e, told)
 	}
-	return rec, nil
+	return eventRecord(body, e, notifiers)
+}
+
+// eventRecord is the outbox's record of e with its rendered body.
+func eventRecord(body notify.Event, e alert.Event, notifiers []string) (store.EventRecord, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return store.EventRecord{}, err
+	}
+	return store.EventRecord{
+		ID: body.ID, Alert: e.Alert, Type: e.Type, Rule: e.Level.Rule, Severity: e.Level.Severity,
+		Since: e.Since, At: e.At, Silenced: e.Silenced, Payload: payload, Notifiers: notifiers,
+	}, nil
 }
 
 // balanceRecord renders a top-up or gift expiry, sent only to notifiers that opt in.
-func (r *renderer) balanceRecord(id string, body notify.Event, e alert.Event) (store.EventRecord, error) {
+func (r *renderer) balanceRecord(body notify.Event, e alert.Event) (store.EventRecord, error) {
 	d := r.spend.delta
 	switch e.Type {
 	case alert.Topup:
@@ -179,16 +184,9 @@ func (r *renderer) balanceRecord(id string, body notify.Event, e alert.Event) (s
 		body.Amount = d.GiftExpired.StringFixed(4)
 	}
 	body.Message = notify.Describe(body, r.app.Amount)
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return store.EventRecord{}, err
-	}
-	rec := store.EventRecord{
-		ID: id, Alert: e.Alert, Type: e.Type, Rule: e.Level.Rule, Severity: e.Level.Severity,
-		Since: e.Since, At: e.At, Silenced: e.Silenced, Payload: payload,
-	}
+	var notifiers []string
 	if !e.Silenced {
-		rec.Notifiers = r.e.routeEvent(r.app, e.Level.Rule)
+		notifiers = r.e.routeEvent(r.app, e.Level.Rule)
 	}
-	return rec, nil
+	return eventRecord(body, e, notifiers)
 }

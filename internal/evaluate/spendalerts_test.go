@@ -11,9 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
-	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -21,30 +19,15 @@ import (
 // time it runs dry; a recharge is a balance.topup event for the notifier that opted in, and
 // lifts the runway enough to resolve it.
 func TestRunwayAndTopupThroughTheLedger(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-database: {url: "postgres://unused"}
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) // a Wednesday
+	now := t0
+	ev, _, _ := setupYAML(t, &now, `
 defaults: {thresholds: {warning: "100", critical: "20"}, stale_after: 1h}
 notifiers:
   - {name: ops, type: webhook, url: "http://127.0.0.1:1/ops"}
   - {name: finance, type: webhook, url: "http://127.0.0.1:1/finance"}
 apps: [{name: a, dev_key: k, dev_secret: s, notify: [ops, finance]}]
-`), func(string) (string, bool) { return "", false }, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Notifiers[1].Events = []string{"topup"}
-	st := pgtest.New(t)
-	ids, err := st.EnsureApps(context.Background(), []string{"a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) // a Wednesday
-	now := t0
-	ev, err := evaluate.New(evaluate.Config{Store: st, Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids,
-		Clock: func() time.Time { return now }, StartedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, func(cfg *config.Config) { cfg.Notifiers[1].Events = []string{"topup"} })
 	ctx := context.Background()
 	var all []store.EventRecord
 	observe := func(total string) {
@@ -110,27 +93,13 @@ func join(s []string) string { return strings.Join(s, ",") }
 // abnormal_spend with the window's spend against the usual one, and the alert resolves when
 // the spend is back to normal.
 func TestPumpingFiresAbnormalSpend(t *testing.T) {
-	cfg, err := config.Parse([]byte(`
-database: {url: "postgres://unused"}
+	t0 := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	now := t0
+	ev, _, _ := setupYAML(t, &now, `
 defaults: {thresholds: {warning: "100", critical: "20"}, stale_after: 1h, runway: off}
 notifiers: [{name: ops, type: webhook, url: "http://127.0.0.1:1/ops"}]
 apps: [{name: a, dev_key: k, dev_secret: s, notify: [ops]}]
-`), func(string) (string, bool) { return "", false }, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := pgtest.New(t)
-	ids, err := st.EnsureApps(context.Background(), []string{"a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	now := t0
-	ev, err := evaluate.New(evaluate.Config{Store: st, Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids,
-		Clock: func() time.Time { return now }, StartedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, nil)
 	total := 10000
 	var events []string
 	step := func(spent int) {
