@@ -84,7 +84,8 @@ func (s *Service) Run(ctx context.Context) error {
 	// HTTP comes first, so that probes get answers while the database is awaited: /healthz
 	// says the process runs, /readyz says it is not ready yet.
 	listen := cmp.Or(s.opts.Listen, cfg.HTTP.Listen)
-	if _, err := check(cfg, listen); err != nil {
+	notifiers, err := check(cfg, listen)
+	if err != nil {
 		return err // a mistake to fix, not an outage to wait out
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -115,7 +116,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 
-	a, err := Open(ctx, cfg, OpenOptions{
+	a, err := open(ctx, cfg, notifiers, OpenOptions{
 		Logger: log, NoMigrate: s.opts.NoMigrate, ConnectRetry: cmp.Or(s.opts.ConnectRetry, 5*time.Second),
 		Clock: s.opts.Clock, BaseBackoff: s.opts.BaseBackoff, PollOutbox: s.opts.PollOutbox,
 	})
@@ -242,9 +243,14 @@ func Check(cfg *config.Config) error {
 	return err
 }
 
+// check is Check for a listener on listen ("" when the caller serves no HTTP), returning the
+// notifiers it built.
 func check(cfg *config.Config, listen string) (map[string]notify.Notifier, error) {
 	notifiers, err := BuildNotifiers(cfg)
-	err = errors.Join(httpapi.CheckListen(listen, cfg.HTTP.Tokens), store.CheckURL(cfg.Database.URL.Reveal()), err)
+	err = errors.Join(store.CheckURL(cfg.Database.URL.Reveal()), err)
+	if listen != "" {
+		err = errors.Join(httpapi.CheckListen(listen, cfg.HTTP.Tokens), err)
+	}
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}

@@ -323,7 +323,7 @@ func TestAnInconsistentTotalIsStoredAsReturnedAndFlagged(t *testing.T) {
 	if got := [3]string{pts[0].Balance.StringFixed(4), pts[0].GiftBalance.StringFixed(4), pts[0].TotalBalance.StringFixed(4)}; got != [3]string{"10.0000", "1.0000", "12.0000"} {
 		t.Errorf("stored %v, want the total as returned", got)
 	}
-	want := `msg="total_balance differs from balance + gift_balance; stored as returned" app=checkout currency=USD balance=10.0000 gift_balance=1.0000 total_balance=12.0000`
+	want := `msg="total_balance differs from balance + gift_balance; stored as returned" component=poller app=checkout currency=USD balance=10.0000 gift_balance=1.0000 total_balance=12.0000`
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, logs.String())
 	}

@@ -57,15 +57,20 @@ type App struct {
 // Open checks the config, connects, migrates (or checks the schema), registers the apps and
 // builds every part. A mistake in the config is a *ConfigError.
 func Open(ctx context.Context, cfg *config.Config, o OpenOptions) (*App, error) {
+	notifiers, err := check(cfg, "") // a verb serves no HTTP: the listener is serve's to check
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg, notifiers, o)
+}
+
+// open is Open with the config checked and its notifiers built.
+func open(ctx context.Context, cfg *config.Config, notifiers map[string]notify.Notifier, o OpenOptions) (*App, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	notifiers, err := check(cfg, cfg.HTTP.Listen)
-	if err != nil {
-		return nil, err
 	}
 	apps, err := selectApps(cfg, o.Apps)
 	if err != nil {
