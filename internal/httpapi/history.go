@@ -60,8 +60,6 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 	_ = out.WriteCSV(w) // a write error means the client went away
 }
 
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 // wantsCSV reads format= (which wins) or, without it, the Accept header.
 func wantsCSV(r *http.Request) (bool, error) {
 	switch r.URL.Query().Get("format") {
