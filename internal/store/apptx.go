@@ -355,3 +355,46 @@ func nullTime(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// TickRule is what decides whether a timer tick can change an app: its reminder interval and
+// its staleness limit (0: none).
+type TickRule struct {
+	AppID       int64
+	RepeatEvery time.Duration
+	StaleAfter  time.Duration
+}
+
+// DueForTick returns, of the given apps, those a timer tick at now could change: a silence
+// that has ended, a reminder that is due, data that has gone stale (measured from the later
+// of the last success and startedAt), or a daily spend alert (which ends at midnight). It is
+// one query, so that ten thousand idle apps cost one statement per tick, not ten thousand
+// transactions.
+func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules []TickRule) ([]int64, error) {
+	ids := make([]int64, len(rules))
+	repeat := make([]int64, len(rules))
+	stale := make([]int64, len(rules))
+	for i, r := range rules {
+		ids[i], repeat[i], stale[i] = r.AppID, r.RepeatEvery.Microseconds(), r.StaleAfter.Microseconds()
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH cfg AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS c(app_id, repeat_us, stale_us))
+		SELECT c.app_id FROM cfg c JOIN app_state s ON s.app_id = c.app_id
+		WHERE (s.silenced_until IS NOT NULL AND s.silenced_until <= $4)
+		   OR (c.repeat_us > 0 AND (s.silenced_until IS NULL OR s.silenced_until <= $4)
+		       AND EXISTS (SELECT 1 FROM alert_state a WHERE a.app_id = c.app_id
+		           AND a.last_sent_at + c.repeat_us * interval '1 microsecond' <= $4))
+		   OR (c.stale_us > 0
+		       AND greatest(coalesce(s.last_success_at, $5), $5) + c.stale_us * interval '1 microsecond' <= $4
+		       AND NOT EXISTS (SELECT 1 FROM alert_state a WHERE a.app_id = c.app_id
+		           AND (a.alert = 'access' OR (a.alert = 'data' AND a.rule = 'stale'))))
+		   OR EXISTS (SELECT 1 FROM alert_state a WHERE a.app_id = c.app_id AND a.alert = 'daily_spend')
+		ORDER BY c.app_id`, ids, repeat, stale, now.UTC(), startedAt.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("find apps due for a tick: %w", err)
+	}
+	due, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find apps due for a tick: %w", err)
+	}
+	return due, nil
+}
