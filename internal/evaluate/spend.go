@@ -20,7 +20,12 @@ func ledger(ctx context.Context, tx *store.AppTx, app config.App, prev *balance.
 	if err != nil {
 		return spend.Stats{}, spend.Delta{}, err
 	}
-	before := spend.Compute(in)
+	// The usual rate is the one before this snapshot: the interval must not explain itself.
+	prior := in
+	if n := len(in.Recent); n > 0 && in.Recent[n-1].PolledAt.Equal(snap.PolledAt.UTC()) {
+		prior.Recent = in.Recent[:n-1]
+	}
+	before := spend.Compute(prior)
 	entry := store.LedgerEntry{At: snap.PolledAt, Opening: snap.TotalBalance, Closing: snap.TotalBalance}
 	if prev != nil {
 		// What the app would usually have spent in this interval: gift credit that fell by more
@@ -44,12 +49,18 @@ func ledger(ctx context.Context, tx *store.AppTx, app config.App, prev *balance.
 }
 
 // usualRate is the rate gift expiry is judged against: the 24 h rate, or the 1 h rate while
-// the app is younger than a day.
+// the app is younger than a day. Nil when there is no usual rate to judge by: under an hour
+// of history, or nothing spent (then only a drop of gift credit to zero is an expiry, and a
+// partial drop is spend: EngageLab may well spend gift credit first).
 func usualRate(s spend.Stats) *decimal.Decimal {
+	rate := s.Rate1h
 	if s.History >= 24*time.Hour {
-		return s.Rate24h
+		rate = s.Rate24h
 	}
-	return s.Rate1h
+	if s.History < time.Hour || rate == nil || !rate.IsPositive() {
+		return nil
+	}
+	return rate
 }
 
 // withSpent adds spent to the ledger hour at bucket, as the booking just did in the database.
