@@ -213,6 +213,14 @@ func parseSchedule(spec string) (s parsedSchedule, err error) {
 	if err != nil {
 		return parsedSchedule{}, err
 	}
+	// cron silently runs "@every 0s" or "@every 500ms" every second and drops the fraction of
+	// "@every 1.5s": refuse what it would not do as written.
+	if i := strings.Index(spec, "@every "); i >= 0 {
+		d, derr := time.ParseDuration(strings.TrimSpace(spec[i+len("@every "):]))
+		if derr == nil && (d < time.Second || d%time.Second != 0) {
+			return parsedSchedule{}, fmt.Errorf("@every needs a whole number of seconds, at least 1s")
+		}
+	}
 	gap := longestGap(c)
 	if gap == 0 {
 		return parsedSchedule{}, fmt.Errorf("it never runs")
