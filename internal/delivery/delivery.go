@@ -186,7 +186,7 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
-	err := n.Notify(sctx, e)
+	err := w.notify(sctx, n, d, e)
 	cancel()
 	if err == nil {
 		return store.Outcome{Status: store.Delivered}
@@ -206,6 +206,31 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 		next = d.CreatedAt.Add(w.cfg.MaxAge).Add(time.Second)
 	}
 	return store.Outcome{Status: store.Retry, NextAttempt: next, Error: err.Error()}
+}
+
+// notify sends e; a threaded notifier gets its episode's thread, and the root of a new
+// thread is remembered for the episode's later events (of this process or another).
+func (w *Worker) notify(ctx context.Context, n notify.Notifier, d store.Delivery, e notify.Event) error {
+	t, ok := n.(notify.Threaded)
+	if !ok || e.Alert == "" || e.Alert == "balance" {
+		return n.Notify(ctx, e)
+	}
+	th := store.Thread{Notifier: d.Notifier, App: e.App, Alert: e.Alert, Since: e.Since}
+	root, err := w.cfg.Store.ThreadRoot(ctx, th)
+	if err != nil {
+		return err // a database blip: retried like a failed send
+	}
+	posted, err := t.NotifyInThread(ctx, e, root)
+	if err != nil {
+		return err
+	}
+	if root == "" && posted != "" {
+		if err := w.cfg.Store.SaveThreadRoot(ctx, th, posted); err != nil {
+			// Sent, but later events will start a thread of their own: worse, not wrong.
+			w.cfg.Logger.Warn("could not remember the thread of a sent message", "app", e.App, "notifier", d.Notifier, "error", err)
+		}
+	}
+	return nil
 }
 
 // backoff is BaseBackoff·2^attempts, capped, with ±20% jitter so that many rows failing at once

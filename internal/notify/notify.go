@@ -111,6 +111,14 @@ type Notifier interface {
 	Notify(ctx context.Context, e Event) error
 }
 
+// Threaded is a notifier that keeps each alert episode in one thread (Slack with
+// thread: true): given the episode's root message ("" for none yet), it posts e as a reply to
+// it, or as a new root, and returns the root of the thread it posted in.
+type Threaded interface {
+	Notifier
+	NotifyInThread(ctx context.Context, e Event, root string) (string, error)
+}
+
 // Error classifies a failed delivery for the outbox worker. Its text never contains a webhook
 // URL's path or query, a token or a secret.
 type Error struct {
