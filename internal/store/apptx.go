@@ -45,6 +45,18 @@ type AppTx struct {
 	state  AppState
 	latest *balance.Snapshot // the newest stored snapshot, read with the lock
 	queued bool              // an outbox row was written: wake the delivery workers at commit
+
+	// Writes wait in a batch sent once, before commit: a poll costs three round trips (lock
+	// and read, spend inputs, writes) whatever it changed. Their errors surface at the end.
+	writes   pgx.Batch
+	inserted *balance.Snapshot // the snapshot this unit of work stores, when it is the newest
+	dirty    bool              // the app_state row changed
+	polled   *pollMark         // the newest evaluated poll, when this unit of work made one
+}
+
+type pollMark struct {
+	at      time.Time
+	failure []byte // JSON, nil for a success
 }
 
 // WithAppLock runs fn in a transaction that holds app's state row lock, so evaluations of one
@@ -57,7 +69,8 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 		var currency *string
 		var bal, gift, total decimal.NullDecimal
 		st := &t.state
-		err := tx.QueryRow(ctx, `
+		b := &pgx.Batch{}
+		b.Queue(`
 			SELECT s.consecutive_failures, s.last_success_at, s.silenced_until, s.silence_reason, s.last_polled_at,
 				sn.polled_at, sn.currency, sn.balance, sn.gift_balance, sn.total_balance
 			FROM app_state s
@@ -65,9 +78,13 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 				SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
 				WHERE app_id = s.app_id ORDER BY polled_at DESC LIMIT 1
 			) sn ON true
-			WHERE s.app_id = $1 FOR UPDATE OF s`, appID).
-			Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
+			WHERE s.app_id = $1 FOR UPDATE OF s`, appID).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
 				&polledAt, &currency, &bal, &gift, &total)
+		})
+		b.Queue(`SELECT alert, rule, severity, since, level_since, last_sent_at FROM alert_state WHERE app_id = $1`, appID).
+			Query(func(rows pgx.Rows) error { return t.loadAlerts(rows) })
+		err := tx.SendBatch(ctx, b).Close()
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
 		}
@@ -79,19 +96,10 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 			t.latest = &balance.Snapshot{PolledAt: polledAt.UTC(), Currency: *currency,
 				Balance: bal.Decimal, GiftBalance: gift.Decimal, TotalBalance: total.Decimal}
 		}
-		if err := t.loadAlerts(ctx); err != nil {
-			return err
-		}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
-		if t.queued {
-			// Wakes delivery workers (of every replica) at commit, without waiting for their next poll.
-			if _, err := tx.Exec(ctx, `SELECT pg_notify('engagelab_outbox', '')`); err != nil {
-				return fmt.Errorf("wake delivery: %w", err)
-			}
-		}
-		return nil
+		return t.flush(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -102,36 +110,59 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 // State is the app's state as read under the lock.
 func (t *AppTx) State() AppState { return t.state }
 
-func (t *AppTx) loadAlerts(ctx context.Context) error {
-	rows, err := t.tx.Query(ctx, `
-		SELECT alert, rule, severity, since, level_since, last_sent_at
-		FROM alert_state WHERE app_id = $1`, t.appID)
-	if err != nil {
-		return fmt.Errorf("load alert state: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, sev string
-		var a alert.AlertState
-		if err := rows.Scan(&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt); err != nil {
-			return fmt.Errorf("load alert state: %w", err)
-		}
+func (t *AppTx) loadAlerts(rows pgx.Rows) error {
+	var kind, sev string
+	var a alert.AlertState
+	_, err := pgx.ForEachRow(rows, []any{&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt}, func() error {
 		a.Level.Severity = alert.Severity(sev)
 		t.state.Alerts.Set(alert.Kind(kind), a)
+		return nil
+	})
+	return err
+}
+
+// flush sends the waiting writes, then the app_state row, then the wake-up, in one round trip.
+func (t *AppTx) flush(ctx context.Context) error {
+	if t.dirty || t.polled != nil {
+		st := t.state.Alerts
+		var polledAt *time.Time
+		var failure []byte
+		if t.polled != nil {
+			polledAt, failure = &t.polled.at, t.polled.failure
+		}
+		t.writes.Queue(`
+			UPDATE app_state SET consecutive_failures = $2, last_success_at = $3, silenced_until = $4,
+				silence_reason = $5,
+				last_polled_at = CASE WHEN $6::timestamptz IS NULL THEN last_polled_at ELSE $6 END,
+				last_failure = CASE WHEN $6::timestamptz IS NULL THEN last_failure ELSE $7::jsonb END,
+				updated_at = now()
+			WHERE app_id = $1`,
+			t.appID, st.ConsecutiveFailures, nullTime(st.LastSuccessAt), nullTime(st.SilencedUntil), t.state.SilenceReason,
+			polledAt, failure)
 	}
-	return rows.Err()
+	if t.queued {
+		// Wakes delivery workers (of every replica) at commit, without waiting for their next poll.
+		t.writes.Queue(`SELECT pg_notify('engagelab_outbox', '')`)
+	}
+	if t.writes.Len() == 0 {
+		return nil // a timer tick that changed nothing writes nothing
+	}
+	if err := t.tx.SendBatch(ctx, &t.writes).Close(); err != nil {
+		return fmt.Errorf("write app %d: %w", t.appID, err)
+	}
+	return nil
 }
 
 // InsertSnapshot stores a successful poll and folds it into its hourly roll-up. Amounts that
 // NUMERIC(20,4) would round or refuse are an error: money is stored exactly or not at all.
-func (t *AppTx) InsertSnapshot(ctx context.Context, snap balance.Snapshot) error {
+func (t *AppTx) InsertSnapshot(_ context.Context, snap balance.Snapshot) error {
 	for _, d := range []decimal.Decimal{snap.Balance, snap.GiftBalance, snap.TotalBalance} {
 		if err := balance.CheckAmount(d); err != nil {
 			return err
 		}
 	}
 	at := snap.PolledAt.UTC()
-	if _, err := t.tx.Exec(ctx, `
+	t.writes.Queue(`
 		WITH ins AS (
 			INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
 			VALUES ($1, $2, $3, $4, $5, $6)
@@ -152,12 +183,10 @@ func (t *AppTx) InsertSnapshot(ctx context.Context, snap balance.Snapshot) error
 			min_total     = LEAST(r.min_total, excluded.min_total),
 			max_total     = GREATEST(r.max_total, excluded.max_total),
 			snapshots     = r.snapshots + 1`,
-		t.appID, at, snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance); err != nil {
-		return fmt.Errorf("insert snapshot: %w", err)
-	}
+		t.appID, at, snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance)
 	if t.latest == nil || !snap.PolledAt.Before(t.latest.PolledAt) {
 		s := snap
-		t.latest = &s
+		t.latest, t.inserted = &s, &s
 	}
 	return nil
 }
@@ -173,10 +202,10 @@ type LedgerEntry struct {
 // Book adds an entry to the hourly spend ledger and remembers a top-up as the app's latest.
 // Entries must be booked in time order: the evaluator books only snapshots newer than every
 // one before, so the ledger is one unbroken chain of totals.
-func (t *AppTx) Book(ctx context.Context, e LedgerEntry) error {
+func (t *AppTx) Book(_ context.Context, e LedgerEntry) error {
 	at := e.At.UTC()
 	d := e.Delta
-	_, err := t.tx.Exec(ctx, `
+	t.writes.Queue(`
 		WITH totals AS (
 			UPDATE app_state SET spent_total = spent_total + $5, topped_up_total = topped_up_total + $7,
 				gift_expired_total = gift_expired_total + $6,
@@ -191,41 +220,42 @@ func (t *AppTx) Book(ctx context.Context, e LedgerEntry) error {
 			spent = l.spent + excluded.spent, topped_up = l.topped_up + excluded.topped_up,
 			gift_expired = l.gift_expired + excluded.gift_expired`,
 		t.appID, at, e.Opening, e.Closing, d.Spent, d.GiftExpired, d.ToppedUp)
-	if err != nil {
-		return fmt.Errorf("book spend: %w", err)
-	}
 	return nil
 }
 
 // SpendInputs reads what spend.Compute needs as of now: the trailing week of the ledger and
 // the trailing window of snapshots.
 func (t *AppTx) SpendInputs(ctx context.Context, now time.Time, window time.Duration, day time.Time) (spend.Inputs, error) {
-	return spendInputs(ctx, t.tx, t.appID, now, window, day)
+	in, err := spendInputs(ctx, t.tx, t.appID, now, window, day)
+	if err != nil || t.inserted == nil {
+		return in, err
+	}
+	// The snapshot of this unit of work is not written yet: count it as if it were.
+	sn := *t.inserted
+	sn.PolledAt = sn.PolledAt.UTC()
+	if n := len(in.Recent); (n == 0 || sn.PolledAt.After(in.Recent[n-1].PolledAt)) && !sn.PolledAt.After(now.UTC()) {
+		in.Recent = append(in.Recent, sn)
+	}
+	if in.FirstAt.IsZero() || sn.PolledAt.Before(in.FirstAt) {
+		in.FirstAt = sn.PolledAt
+	}
+	return in, nil
 }
 
 // RecordFailure stores a failed poll. A run of identical failures since the last success is
 // one row with a count; separate keeps it a row of its own (an overtaken poll, older than
 // what is recorded, must leave the newest run intact).
-func (t *AppTx) RecordFailure(ctx context.Context, f balance.Failure, separate bool) error {
-	if !separate {
-		tag, err := t.tx.Exec(ctx, `
+func (t *AppTx) RecordFailure(_ context.Context, f balance.Failure, separate bool) error {
+	t.writes.Queue(`
+		WITH run AS (
 			UPDATE poll_failures SET last_at = $2, polls = polls + 1
-			WHERE id = (SELECT id FROM poll_failures WHERE app_id = $1 ORDER BY last_at DESC, id DESC LIMIT 1)
-			  AND kind = $3 AND http_status = $4 AND code = $5 AND message = $6 AND last_at >= $7`,
-			t.appID, f.At.UTC(), string(f.Kind), f.HTTPStatus, f.Code, f.Message, t.state.Alerts.LastSuccessAt.UTC())
-		if err != nil {
-			return fmt.Errorf("record failed poll: %w", err)
-		}
-		if tag.RowsAffected() == 1 {
-			return nil
-		}
-	}
-	_, err := t.tx.Exec(ctx, `
+			WHERE NOT $8 AND id = (SELECT id FROM poll_failures WHERE app_id = $1 ORDER BY last_at DESC, id DESC LIMIT 1)
+			  AND kind = $3 AND http_status = $4 AND code = $5 AND message = $6 AND last_at >= $7
+			RETURNING id
+		)
 		INSERT INTO poll_failures (app_id, first_at, last_at, kind, http_status, code, message)
-		VALUES ($1, $2, $2, $3, $4, $5, $6)`, t.appID, f.At.UTC(), string(f.Kind), f.HTTPStatus, f.Code, f.Message)
-	if err != nil {
-		return fmt.Errorf("record failed poll: %w", err)
-	}
+		SELECT $1, $2, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM run)`,
+		t.appID, f.At.UTC(), string(f.Kind), f.HTTPStatus, f.Code, f.Message, t.state.Alerts.LastSuccessAt.UTC(), separate)
 	return nil
 }
 
@@ -268,64 +298,47 @@ func (t *AppTx) Told(ctx context.Context, k alert.Kind, since time.Time) ([]stri
 
 // MarkPolled records the newest evaluated poll: its time and, for a failure, what failed (a
 // success clears the last failure).
-func (t *AppTx) MarkPolled(ctx context.Context, at time.Time, fail *balance.Failure) error {
-	var lastFail []byte
+func (t *AppTx) MarkPolled(_ context.Context, at time.Time, fail *balance.Failure) error {
+	m := &pollMark{at: at.UTC()}
 	if fail != nil {
 		var err error
-		if lastFail, err = json.Marshal(fail); err != nil {
+		if m.failure, err = json.Marshal(fail); err != nil {
 			return err
 		}
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE app_state SET last_polled_at = $2, last_failure = $3, updated_at = now() WHERE app_id = $1`,
-		t.appID, at.UTC(), lastFail)
-	if err != nil {
-		return fmt.Errorf("save poll time: %w", err)
-	}
+	t.polled = m
 	t.state.LastPolledAt = at
 	return nil
 }
 
 // SaveState writes the app's state; alerts whose state did not change are not written.
-func (t *AppTx) SaveState(ctx context.Context, s AppState) error {
-	st := s.Alerts
-	_, err := t.tx.Exec(ctx, `
-		UPDATE app_state SET consecutive_failures = $2, last_success_at = $3, silenced_until = $4,
-			silence_reason = $5, updated_at = now()
-		WHERE app_id = $1`,
-		t.appID, st.ConsecutiveFailures, nullTime(st.LastSuccessAt), nullTime(st.SilencedUntil), s.SilenceReason)
-	if err != nil {
-		return fmt.Errorf("save app state: %w", err)
-	}
+func (t *AppTx) SaveState(_ context.Context, s AppState) error {
 	for _, k := range alert.Kinds {
-		a := st.Alert(k)
+		a := s.Alerts.Alert(k)
 		if a == t.state.Alerts.Alert(k) {
 			continue
 		}
 		if !a.Level.Firing() {
-			if _, err := t.tx.Exec(ctx, `DELETE FROM alert_state WHERE app_id = $1 AND alert = $2`, t.appID, string(k)); err != nil {
-				return fmt.Errorf("save alert state: %w", err)
-			}
+			t.writes.Queue(`DELETE FROM alert_state WHERE app_id = $1 AND alert = $2`, t.appID, string(k))
 			continue
 		}
-		_, err := t.tx.Exec(ctx, `
+		t.writes.Queue(`
 			INSERT INTO alert_state (app_id, alert, rule, severity, since, level_since, last_sent_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (app_id, alert) DO UPDATE SET rule = excluded.rule, severity = excluded.severity,
 				since = excluded.since, level_since = excluded.level_since, last_sent_at = excluded.last_sent_at`,
 			t.appID, string(k), a.Level.Rule, string(a.Level.Severity), a.Since.UTC(), a.LevelSince.UTC(), a.LastSentAt.UTC())
-		if err != nil {
-			return fmt.Errorf("save alert state: %w", err)
-		}
 	}
 	lastPolled := t.state.LastPolledAt
 	t.state = s
 	t.state.LastPolledAt = lastPolled
+	t.dirty = true
 	return nil
 }
 
 // InsertEvent stores an event in the event log and queues one outbox row per notifier.
-func (t *AppTx) InsertEvent(ctx context.Context, e EventRecord) error {
-	_, err := t.tx.Exec(ctx, `
+func (t *AppTx) InsertEvent(_ context.Context, e EventRecord) error {
+	t.writes.Queue(`
 		WITH ev AS (
 			INSERT INTO alert_events (id, app_id, alert, type, rule, severity, since, created_at, silenced, payload)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -334,9 +347,6 @@ func (t *AppTx) InsertEvent(ctx context.Context, e EventRecord) error {
 		SELECT $1, $2, n, $8, $8 FROM unnest($11::text[]) AS n`,
 		e.ID, t.appID, string(e.Alert), string(e.Type), e.Rule, string(e.Severity), e.Since.UTC(), e.At.UTC(), e.Silenced, e.Payload,
 		e.Notifiers)
-	if err != nil {
-		return fmt.Errorf("insert event: %w", err)
-	}
 	t.queued = t.queued || len(e.Notifiers) > 0
 	return nil
 }
