@@ -36,9 +36,11 @@ type EventRecord struct {
 	Notifiers []string // one outbox row each
 }
 
-// AppTx is a unit of work on one app, under the lock of its state row. Each method is one
-// statement; everything done through it commits together when the function given to
-// WithAppLock returns nil, or not at all.
+// AppTx is a unit of work on one app, under the lock of its state row. Each write is one
+// statement, and the writes are sent together just before commit; reads see the database as
+// it was when the lock was taken (and SpendInputs the snapshot being written, too).
+// Everything done through it commits together when the function given to WithAppLock
+// returns nil, or not at all.
 type AppTx struct {
 	tx     pgx.Tx
 	appID  int64
