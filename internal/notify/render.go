@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"net/url"
 	"strings"
 	"time"
 )
@@ -110,4 +111,12 @@ func Context(e Event) string {
 		parts = append(parts, "Observed "+e.ObservedAt.UTC().Format(time.RFC3339))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// DashboardURL links to the app on the dashboard at publicURL; "" without one.
+func DashboardURL(publicURL, app string) string {
+	if publicURL == "" || app == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + "/#app=" + url.QueryEscape(app)
 }
