@@ -9,8 +9,14 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/dingtalk"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/feishu"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/pagerduty"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/slack"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/teams"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/telegram"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/webhook"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/wecom"
 )
 
 // Notifiers builds every configured notifier by name. The only error is a type this build
@@ -21,6 +27,7 @@ func Notifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 		amount[a.Name] = a.Amount
 	}
 	amountKind := func(app string) string { return amount[app] }
+	public := cfg.HTTP.PublicURL
 	out := map[string]notify.Notifier{}
 	var errs []error
 	for _, n := range cfg.Notifiers {
@@ -33,6 +40,20 @@ func Notifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 			})
 		case "webhook":
 			nt = webhook.New(webhook.Config{Name: n.Name, URL: n.URL.Reveal(), Secret: n.Secret.Reveal()})
+		case "telegram":
+			nt = telegram.New(telegram.Config{Name: n.Name, BotToken: n.BotToken.Reveal(), ChatID: n.ChatID,
+				APIURL: n.APIURL, PublicURL: public})
+		case "feishu", "lark":
+			nt = feishu.New(feishu.Config{Name: n.Name, Kind: n.Type, WebhookURL: n.WebhookURL.Reveal(),
+				Secret: n.Secret.Reveal(), PublicURL: public})
+		case "dingtalk":
+			nt = dingtalk.New(dingtalk.Config{Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), Secret: n.Secret.Reveal(), PublicURL: public})
+		case "wecom":
+			nt = wecom.New(wecom.Config{Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), PublicURL: public})
+		case "teams":
+			nt = teams.New(teams.Config{Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), PublicURL: public})
+		case "pagerduty":
+			nt = pagerduty.New(pagerduty.Config{Name: n.Name, RoutingKey: n.RoutingKey.Reveal(), APIURL: n.APIURL, PublicURL: public})
 		default:
 			errs = append(errs, fmt.Errorf("notifier %s: unknown type %q", n.Name, n.Type))
 			continue
