@@ -10,6 +10,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/dingtalk"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/email"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/feishu"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/pagerduty"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/slack"
@@ -54,6 +55,9 @@ func Notifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 			nt = teams.New(teams.Config{Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), PublicURL: public})
 		case "pagerduty":
 			nt = pagerduty.New(pagerduty.Config{Name: n.Name, RoutingKey: n.RoutingKey.Reveal(), APIURL: n.APIURL, PublicURL: public})
+		case "email":
+			nt = email.New(email.Config{Name: n.Name, Host: n.SMTPHost, Port: n.SMTPPort, Username: n.Username,
+				Password: n.Password.Reveal(), From: n.From, To: n.To, StartTLS: n.StartTLS, PublicURL: public})
 		default:
 			errs = append(errs, fmt.Errorf("notifier %s: unknown type %q", n.Name, n.Type))
 			continue
