@@ -49,6 +49,8 @@ func TestCheckConfigValid(t *testing.T) {
 		t.Errorf("stdout does not start with the summary tables:\n%s\nwant:\n%s", r.stdout, head)
 	}
 	for _, want := range []string{
+		"pager     webhook  critical\n" +
+			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n\n",
 		"# effective configuration (defaults applied, secrets redacted)\n",
 		"  url: '***'\n",
 		"      token: '***'\n",
