@@ -18,7 +18,7 @@ defaults:
   notify: [ops, pager]
 notifiers:
   - {name: ops, type: slack, webhook_url: "https://hooks.slack.com/services/T000/B000/slack-hook-secret-9"}
-  - {name: bot, type: slack, token: xoxb-bot-token-secret-3, channel: C0123456789}
+  - {name: bot, type: slack, token: xoxb-bot-token-secret-3, channel: C0123456789, thread: true}
   - {name: pager, type: webhook, url: "https://hooks.example.com/balance", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", min_severity: critical}
 apps:
   - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5, thresholds: {warning: "500.5", critical: "100"}}
@@ -50,7 +50,8 @@ func TestCheckConfigValid(t *testing.T) {
 	}
 	for _, want := range []string{
 		"pager     webhook  critical\n" +
-			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n\n",
+			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n" +
+			"note: bot sets thread: true, which this version accepts but does not act on yet: every event is a new post\n\n",
 		"# effective configuration (defaults applied, secrets redacted)\n",
 		"  url: '***'\n",
 		"      token: '***'\n",
