@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -115,3 +116,66 @@ func StatusError(prefix, origin string, r *Response, now time.Time) *Error {
 
 // OK reports a 2xx status.
 func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Endpoint is one receiver as every HTTP notifier holds it: the URL (often itself the
+// credential), the origin that errors may show instead, a client that never follows
+// redirects, and a clock for Retry-After dates and signatures.
+type Endpoint struct {
+	Prefix string // "<type> <name>": the start of every error
+	URL    string
+	Origin string // scheme://host of URL
+	Client *http.Client
+	Clock  func() time.Time
+}
+
+// NewEndpoint builds an Endpoint; timeout 0 means DefaultTimeout, clock nil time.Now.
+func NewEndpoint(prefix, rawURL string, timeout time.Duration, clock func() time.Time) Endpoint {
+	if clock == nil {
+		clock = time.Now
+	}
+	return Endpoint{Prefix: prefix, URL: rawURL, Origin: RedactURL(rawURL), Client: NewHTTPClient(timeout), Clock: clock}
+}
+
+// Post makes one JSON POST of v to the endpoint's URL.
+func (ep Endpoint) Post(ctx context.Context, v any, header http.Header) (*Response, error) {
+	return ep.PostTo(ctx, ep.URL, v, header)
+}
+
+// PostTo makes one JSON POST of v to rawURL, a URL derived from the endpoint's (signed, or
+// with a path added), shown in errors by its origin only.
+func (ep Endpoint) PostTo(ctx context.Context, rawURL string, v any, header http.Header) (*Response, error) {
+	body, ok := v.([]byte)
+	if !ok {
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			return nil, &Error{Permanent: true, Err: fmt.Errorf("%s: encode the message: %w", ep.Prefix, err)}
+		}
+	}
+	return PostJSON(ctx, ep.Client, ep.Prefix, rawURL, body, header)
+}
+
+// Refused classifies a non-2xx answer by its status (see StatusError).
+func (ep Endpoint) Refused(r *Response) *Error {
+	return StatusError(ep.Prefix, ep.Origin, r, ep.Clock())
+}
+
+// ErrCode reads the answer of the Chinese chat robots (DingTalk, WeCom): HTTP 200 with
+// {"errcode": 0, "errmsg": "ok"} on success, another errcode on refusal. Only the codes in
+// retryable are worth another attempt; an answer without an errcode is retryable too.
+func (ep Endpoint) ErrCode(r *Response, vendor string, retryable map[int]bool) error {
+	if !r.OK() {
+		return ep.Refused(r)
+	}
+	var a struct {
+		ErrCode *int   `json:"errcode"`
+		ErrMsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(r.Body, &a); err != nil || a.ErrCode == nil {
+		return &Error{Status: r.Status, Err: fmt.Errorf("%s: %s answered %s without an errcode", ep.Prefix, ep.Origin, r.StatusText)}
+	}
+	if *a.ErrCode == 0 {
+		return nil
+	}
+	return &Error{Status: r.Status, Permanent: !retryable[*a.ErrCode],
+		Err: fmt.Errorf("%s: %s refused the message: errcode %d: %s", ep.Prefix, vendor, *a.ErrCode, a.ErrMsg)}
+}

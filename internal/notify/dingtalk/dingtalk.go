@@ -7,9 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,26 +28,16 @@ type Config struct {
 
 // Notifier posts one markdown message per event.
 type Notifier struct {
-	prefix      string
-	url, origin string
-	secret      string
-	publicURL   string
-	client      *http.Client
-	clock       func() time.Time
+	ep        notify.Endpoint
+	secret    string
+	publicURL string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds the notifier.
 func New(c Config) *Notifier {
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{
-		prefix: "dingtalk " + c.Name, url: c.WebhookURL, origin: notify.RedactURL(c.WebhookURL),
-		secret: c.Secret, publicURL: c.PublicURL, client: notify.NewHTTPClient(c.Timeout), clock: clock,
-	}
+	return &Notifier{ep: notify.NewEndpoint("dingtalk "+c.Name, c.WebhookURL, c.Timeout, c.Clock), secret: c.Secret, publicURL: c.PublicURL}
 }
 
 // Sign is the robot signature: base64(HMAC-SHA256 keyed with the secret over
@@ -72,11 +60,6 @@ type Markdown struct {
 	Text  string `json:"text"`
 }
 
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // retryableCodes: 130101 and 410100 (sending too fast: 20 messages a minute per robot) and
 // -1 (system busy). Others repeat: 310000 (sign mismatch, keyword missing, IP not allowed),
 // 300001 (token does not exist), 300005 (robot disabled), 400013 (group dissolved) ...
@@ -84,41 +67,24 @@ var retryableCodes = map[int]bool{130101: true, 410100: true, -1: true}
 
 // Notify makes one delivery attempt.
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
-	now := n.clock()
-	target := n.url
+	target := n.ep.URL
 	if n.secret != "" {
-		u, err := url.Parse(n.url)
+		u, err := url.Parse(target)
 		if err != nil {
-			return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: webhook_url does not parse", n.prefix)}
+			return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: webhook_url does not parse", n.ep.Prefix)}
 		}
 		q := u.Query()
-		ts := strconv.FormatInt(now.UnixMilli(), 10)
+		ts := strconv.FormatInt(n.ep.Clock().UnixMilli(), 10)
 		q.Set("timestamp", ts)
 		q.Set("sign", Sign(ts, n.secret))
 		u.RawQuery = q.Encode()
 		target = u.String()
 	}
-	body, err := json.Marshal(message{MsgType: "markdown", Markdown: Render(e, n.publicURL)})
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode message: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, target, body, nil)
+	resp, err := n.ep.PostTo(ctx, target, message{MsgType: "markdown", Markdown: Render(e, n.publicURL)}, nil)
 	if err != nil {
 		return err
 	}
-	if !resp.OK() {
-		return notify.StatusError(n.prefix, n.origin, resp, now)
-	}
-	var a answer
-	if err := json.Unmarshal(resp.Body, &a); err != nil || a.ErrCode == nil {
-		return &notify.Error{Status: resp.Status,
-			Err: fmt.Errorf("%s: %s answered %s without an errcode", n.prefix, n.origin, resp.StatusText)}
-	}
-	if *a.ErrCode == 0 {
-		return nil
-	}
-	return &notify.Error{Status: resp.Status, Permanent: !retryableCodes[*a.ErrCode],
-		Err: fmt.Errorf("%s: DingTalk refused the message: errcode %d: %s", n.prefix, *a.ErrCode, a.ErrMsg)}
+	return n.ep.ErrCode(resp, "DingTalk", retryableCodes)
 }
 
 // mdEscaper keeps app names and messages from turning into markdown.

@@ -95,32 +95,20 @@ func TestUnsignedKeepsTheURL(t *testing.T) {
 
 // DingTalk refuses with HTTP 200 and an errcode.
 func TestDingTalkErrors(t *testing.T) {
-	tests := []struct {
-		name, body string
-		want       notifytest.Classification
-	}{
-		{"sign mismatch is permanent", `{"errcode":310000,"errmsg":"sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}`,
-			notifytest.Classification{Permanent: true, Status: 200,
+	tests := []notifytest.Answer{
+		{Name: "sign mismatch is permanent", Respond: notifytest.JSON(http.StatusOK, `{"errcode":310000,"errmsg":"sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200,
 				Message: "dingtalk ops: DingTalk refused the message: errcode 310000: sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}},
-		{"keyword missing is permanent", `{"errcode":310000,"errmsg":"keywords not in content"}`,
-			notifytest.Classification{Permanent: true, Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 310000: keywords not in content"}},
-		{"unknown token is permanent", `{"errcode":300001,"errmsg":"token is not exist"}`,
-			notifytest.Classification{Permanent: true, Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 300001: token is not exist"}},
-		{"sending too fast is retryable", `{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}`,
-			notifytest.Classification{Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 130101: send too fast, exceed 20 times per minute"}},
-		{"system busy is retryable", `{"errcode":-1,"errmsg":"系统繁忙"}`,
-			notifytest.Classification{Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode -1: 系统繁忙"}},
+		{Name: "keyword missing is permanent", Respond: notifytest.JSON(http.StatusOK, `{"errcode":310000,"errmsg":"keywords not in content"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 310000: keywords not in content"}},
+		{Name: "unknown token is permanent", Respond: notifytest.JSON(http.StatusOK, `{"errcode":300001,"errmsg":"token is not exist"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 300001: token is not exist"}},
+		{Name: "sending too fast is retryable", Respond: notifytest.JSON(http.StatusOK, `{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}`),
+			Want: notifytest.Classification{Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode 130101: send too fast, exceed 20 times per minute"}},
+		{Name: "system busy is retryable", Respond: notifytest.JSON(http.StatusOK, `{"errcode":-1,"errmsg":"系统繁忙"}`),
+			Want: notifytest.Classification{Status: 200, Message: "dingtalk ops: DingTalk refused the message: errcode -1: 系统繁忙"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, notifytest.JSON(http.StatusOK, tt.body))
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			if diff := cmp.Diff(tt.want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -30,33 +29,22 @@ type Config struct {
 
 // Notifier posts one card per event.
 type Notifier struct {
-	prefix, vendor string
-	url, origin    string
-	secret         string
-	publicURL      string
-	client         *http.Client
-	clock          func() time.Time
+	ep        notify.Endpoint
+	vendor    string // "Feishu" or "Lark", in errors
+	secret    string
+	publicURL string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds the notifier.
 func New(c Config) *Notifier {
-	kind := cmp.Or(c.Kind, "feishu")
-	vendor := "Feishu"
+	kind, vendor := cmp.Or(c.Kind, "feishu"), "Feishu"
 	if kind == "lark" {
 		vendor = "Lark"
 	}
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{
-		prefix: kind + " " + c.Name, vendor: vendor,
-		url: c.WebhookURL, origin: notify.RedactURL(c.WebhookURL),
-		secret: c.Secret, publicURL: c.PublicURL,
-		client: notify.NewHTTPClient(c.Timeout), clock: clock,
-	}
+	return &Notifier{ep: notify.NewEndpoint(kind+" "+c.Name, c.WebhookURL, c.Timeout, c.Clock),
+		vendor: vendor, secret: c.Secret, publicURL: c.PublicURL}
 }
 
 // Sign is the custom bot signature: base64(HMAC-SHA256) keyed with timestamp + "\n" + secret
@@ -92,26 +80,21 @@ var retryableCodes = map[int]bool{9499: true, 11232: true}
 // Notify makes one delivery attempt.
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
 	m := message{MsgType: "interactive", Card: Render(e, n.publicURL)}
-	now := n.clock()
 	if n.secret != "" {
-		m.Timestamp = strconv.FormatInt(now.Unix(), 10)
+		m.Timestamp = strconv.FormatInt(n.ep.Clock().Unix(), 10)
 		m.Sign = Sign(m.Timestamp, n.secret)
 	}
-	body, err := json.Marshal(m)
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode card: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, n.url, body, nil)
+	resp, err := n.ep.Post(ctx, m, nil)
 	if err != nil {
 		return err
 	}
 	if !resp.OK() {
-		return notify.StatusError(n.prefix, n.origin, resp, now)
+		return n.ep.Refused(resp)
 	}
 	var a answer
 	if err := json.Unmarshal(resp.Body, &a); err != nil || (a.Code == nil && a.StatusCode == nil) {
 		return &notify.Error{Status: resp.Status,
-			Err: fmt.Errorf("%s: %s answered %s without a result code", n.prefix, n.origin, resp.StatusText)}
+			Err: fmt.Errorf("%s: %s answered %s without a result code", n.ep.Prefix, n.ep.Origin, resp.StatusText)}
 	}
 	code, msg := 0, a.Msg
 	if a.Code != nil {
@@ -123,7 +106,7 @@ func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
 		return nil
 	}
 	return &notify.Error{Status: resp.Status, Permanent: !retryableCodes[code],
-		Err: fmt.Errorf("%s: %s refused the message: code %d: %s", n.prefix, n.vendor, code, msg)}
+		Err: fmt.Errorf("%s: %s refused the message: code %d: %s", n.ep.Prefix, n.vendor, code, msg)}
 }
 
 // Card is a message card (the "card" of msg_type interactive).

@@ -111,51 +111,35 @@ func TestUnsignedAndColours(t *testing.T) {
 
 // Feishu refuses with HTTP 200 and a code in the body.
 func TestFeishuErrors(t *testing.T) {
-	tests := []struct {
-		name, body string
-		want       notifytest.Classification
-	}{
+	tests := []notifytest.Answer{
 		{
-			name: "sign mismatch is permanent",
-			body: `{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}`,
-			want: notifytest.Classification{Permanent: true, Status: 200,
+			Name:    "sign mismatch is permanent",
+			Respond: notifytest.JSON(http.StatusOK, `{"code":19021,"data":{},"msg":"sign match fail or timestamp is not within one hour from current time"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200,
 				Message: "feishu ops: Feishu refused the message: code 19021: sign match fail or timestamp is not within one hour from current time"},
 		},
 		{
-			name: "keyword missing is permanent",
-			body: `{"code":19024,"data":{},"msg":"Key Words Not Found"}`,
-			want: notifytest.Classification{Permanent: true, Status: 200, Message: "feishu ops: Feishu refused the message: code 19024: Key Words Not Found"},
+			Name:    "keyword missing is permanent",
+			Respond: notifytest.JSON(http.StatusOK, `{"code":19024,"data":{},"msg":"Key Words Not Found"}`),
+			Want:    notifytest.Classification{Permanent: true, Status: 200, Message: "feishu ops: Feishu refused the message: code 19024: Key Words Not Found"},
 		},
 		{
-			name: "rate limited is retryable",
-			body: `{"code":9499,"data":{},"msg":"too many request"}`,
-			want: notifytest.Classification{Status: 200, Message: "feishu ops: Feishu refused the message: code 9499: too many request"},
+			Name:    "rate limited is retryable",
+			Respond: notifytest.JSON(http.StatusOK, `{"code":9499,"data":{},"msg":"too many request"}`),
+			Want:    notifytest.Classification{Status: 200, Message: "feishu ops: Feishu refused the message: code 9499: too many request"},
 		},
 		{
-			name: "tenant rate limit is retryable",
-			body: `{"code":11232,"data":{},"msg":"frequency limited psm"}`,
-			want: notifytest.Classification{Status: 200, Message: "feishu ops: Feishu refused the message: code 11232: frequency limited psm"},
+			Name:    "tenant rate limit is retryable",
+			Respond: notifytest.JSON(http.StatusOK, `{"code":11232,"data":{},"msg":"frequency limited psm"}`),
+			Want:    notifytest.Classification{Status: 200, Message: "feishu ops: Feishu refused the message: code 11232: frequency limited psm"},
 		},
 		{
-			name: "an answer without a code is retryable",
-			body: `<html>gateway</html>`,
-			want: notifytest.Classification{Status: 200, Message: "feishu ops: ORIGIN answered 200 OK without a result code"},
+			Name:    "an answer without a code is retryable",
+			Respond: notifytest.JSON(http.StatusOK, `<html>gateway</html>`),
+			Want:    notifytest.Classification{Status: 200, Message: "feishu ops: ORIGIN answered 200 OK without a result code"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, notifytest.JSON(http.StatusOK, tt.body))
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			want := tt.want
-			if want.Message == "feishu ops: ORIGIN answered 200 OK without a result code" {
-				want.Message = "feishu ops: " + rc.URL + " answered 200 OK without a result code"
-			}
-			if diff := cmp.Diff(want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {

@@ -106,3 +106,29 @@ func Conformance(t *testing.T, target Target) {
 		}
 	})
 }
+
+// Answer is one vendor-specific answer and the classification it must get. ORIGIN in
+// Want.Message stands for the receiver's scheme://host.
+type Answer struct {
+	Name    string
+	Respond http.HandlerFunc
+	Want    Classification
+}
+
+// Answers runs each answer against a fresh receiver, with the notifier newNotifier builds for
+// its base URL: the exact classification and message, and no secret anywhere.
+func Answers(t *testing.T, answers []Answer, newNotifier func(base string) notify.Notifier, secrets ...string) {
+	t.Helper()
+	for _, a := range answers {
+		t.Run(a.Name, func(t *testing.T) {
+			rc := NewReceiver(t, a.Respond)
+			err := newNotifier(rc.URL).Notify(context.Background(), Escalation())
+			want := a.Want
+			want.Message = strings.ReplaceAll(want.Message, "ORIGIN", rc.URL)
+			if got := Classify(t, err); got != want {
+				t.Errorf("classification:\n got %+v\nwant %+v", got, want)
+			}
+			AssertNotifyLeaksNoSecret(t, err, secrets...)
+		})
+	}
+}

@@ -29,13 +29,9 @@ type Config struct {
 
 // Notifier sends one event per call.
 type Notifier struct {
-	prefix     string
-	api        string
-	origin     string
+	ep         notify.Endpoint // URL: the API base
 	routingKey string
 	publicURL  string
-	client     *http.Client
-	clock      func() time.Time
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -43,12 +39,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 // New builds the notifier.
 func New(c Config) *Notifier {
 	api := strings.TrimRight(cmp.Or(c.APIURL, "https://events.pagerduty.com"), "/")
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{prefix: "pagerduty " + c.Name, api: api, origin: notify.RedactURL(api), routingKey: c.RoutingKey,
-		publicURL: c.PublicURL, client: notify.NewHTTPClient(c.Timeout), clock: clock}
+	return &Notifier{ep: notify.NewEndpoint("pagerduty "+c.Name, api, c.Timeout, c.Clock), routingKey: c.RoutingKey, publicURL: c.PublicURL}
 }
 
 // Event is an Events API v2 body (alert events on /v2/enqueue, change events on
@@ -136,18 +127,14 @@ type answer struct {
 // (permanent), 429 a rate limit and 5xx its trouble (both retryable).
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
 	path, ev := Build(e, n.routingKey, n.publicURL)
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode event: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, n.api+path, body, nil)
+	resp, err := n.ep.PostTo(ctx, n.ep.URL+path, ev, nil)
 	if err != nil {
 		return err
 	}
 	if resp.OK() {
 		return nil
 	}
-	failure := notify.StatusError(n.prefix, n.origin, resp, n.clock())
+	failure := n.ep.Refused(resp)
 	var a answer
 	if resp.Status == http.StatusBadRequest && json.Unmarshal(resp.Body, &a) == nil && a.Message != "" {
 		detail := a.Message

@@ -146,34 +146,19 @@ func TestSummaryIsCut(t *testing.T) {
 }
 
 func TestPagerDutyErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		respond http.HandlerFunc
-		want    notifytest.Classification
-	}{
-		{"an invalid event is permanent", notifytest.JSON(http.StatusBadRequest,
+	tests := []notifytest.Answer{
+		{Name: "an invalid event is permanent", Respond: notifytest.JSON(http.StatusBadRequest,
 			`{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}`),
-			notifytest.Classification{Permanent: true, Status: 400, Message: "pagerduty pager: ORIGIN answered 400 Bad Request " +
+			Want: notifytest.Classification{Permanent: true, Status: 400, Message: "pagerduty pager: ORIGIN answered 400 Bad Request " +
 				"(Event object is invalid: Length of 'routing_key' is incorrect (should be 32 characters))"}},
-		{"rate limited is retryable", notifytest.JSON(http.StatusTooManyRequests, `{"status":"throttle exceeded","message":"Requests for this service are arriving too quickly."}`),
-			notifytest.Classification{Status: 429, Message: "pagerduty pager: ORIGIN answered 429 Too Many Requests"}},
-		{"an internal error is retryable", notifytest.Status(http.StatusInternalServerError),
-			notifytest.Classification{Status: 500, Message: "pagerduty pager: ORIGIN answered 500 Internal Server Error"}},
-		{"an echoed key is redacted", notifytest.JSON(http.StatusBadRequest, `{"status":"invalid event","message":"unknown key `+routingKey+`"}`),
-			notifytest.Classification{Permanent: true, Status: 400, Message: "pagerduty pager: ORIGIN answered 400 Bad Request (unknown key ***)"}},
+		{Name: "rate limited is retryable", Respond: notifytest.JSON(http.StatusTooManyRequests, `{"status":"throttle exceeded","message":"Requests for this service are arriving too quickly."}`),
+			Want: notifytest.Classification{Status: 429, Message: "pagerduty pager: ORIGIN answered 429 Too Many Requests"}},
+		{Name: "an internal error is retryable", Respond: notifytest.Status(http.StatusInternalServerError),
+			Want: notifytest.Classification{Status: 500, Message: "pagerduty pager: ORIGIN answered 500 Internal Server Error"}},
+		{Name: "an echoed key is redacted", Respond: notifytest.JSON(http.StatusBadRequest, `{"status":"invalid event","message":"unknown key `+routingKey+`"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 400, Message: "pagerduty pager: ORIGIN answered 400 Bad Request (unknown key ***)"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, tt.respond)
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			want := tt.want
-			want.Message = strings.ReplaceAll(want.Message, "ORIGIN", rc.URL)
-			if diff := cmp.Diff(want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {

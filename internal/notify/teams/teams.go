@@ -4,9 +4,6 @@ package teams
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
@@ -23,23 +20,15 @@ type Config struct {
 
 // Notifier posts one card per event.
 type Notifier struct {
-	prefix      string
-	url, origin string
-	publicURL   string
-	client      *http.Client
-	clock       func() time.Time
+	ep        notify.Endpoint
+	publicURL string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds the notifier.
 func New(c Config) *Notifier {
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{prefix: "teams " + c.Name, url: c.WebhookURL, origin: notify.RedactURL(c.WebhookURL),
-		publicURL: c.PublicURL, client: notify.NewHTTPClient(c.Timeout), clock: clock}
+	return &Notifier{ep: notify.NewEndpoint("teams "+c.Name, c.WebhookURL, c.Timeout, c.Clock), publicURL: c.PublicURL}
 }
 
 // Message is the body the Workflows trigger takes: a message with one card attachment.
@@ -129,16 +118,12 @@ func Render(e notify.Event, publicURL string) Message {
 // connectors); 429 carries Retry-After; other 4xx (a deleted or disabled flow, a bad
 // signature) repeat.
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
-	body, err := json.Marshal(Render(e, n.publicURL))
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode card: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, n.url, body, nil)
+	resp, err := n.ep.Post(ctx, Render(e, n.publicURL), nil)
 	if err != nil {
 		return err
 	}
 	if resp.OK() {
 		return nil
 	}
-	return notify.StatusError(n.prefix, n.origin, resp, n.clock())
+	return n.ep.Refused(resp)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,32 +81,17 @@ func TestResolvedIsGood(t *testing.T) {
 
 // Workflows' own refusals, read from the status: a disabled flow answers 404, a bad sig 401.
 func TestTeamsErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		respond http.HandlerFunc
-		want    notifytest.Classification
-	}{
-		{"throttled honours Retry-After", notifytest.JSON(http.StatusTooManyRequests, `{"error":{"code":"WorkflowTriggerIsThrottled"}}`, "Retry-After", "12"),
-			notifytest.Classification{Status: 429, RetryAfter: 12 * time.Second, Message: "teams ops: ORIGIN answered 429 Too Many Requests"}},
-		{"a bad signature is permanent", notifytest.JSON(http.StatusUnauthorized, `{"error":{"code":"DirectApiAuthorizationRequired"}}`),
-			notifytest.Classification{Permanent: true, Status: 401, Message: "teams ops: ORIGIN answered 401 Unauthorized"}},
-		{"a deleted flow is permanent", notifytest.JSON(http.StatusNotFound, `{"error":{"code":"WorkflowNotFound"}}`),
-			notifytest.Classification{Permanent: true, Status: 404, Message: "teams ops: ORIGIN answered 404 Not Found"}},
-		{"a gateway error is retryable", notifytest.Status(http.StatusBadGateway),
-			notifytest.Classification{Status: 502, Message: "teams ops: ORIGIN answered 502 Bad Gateway"}},
+	tests := []notifytest.Answer{
+		{Name: "throttled honours Retry-After", Respond: notifytest.JSON(http.StatusTooManyRequests, `{"error":{"code":"WorkflowTriggerIsThrottled"}}`, "Retry-After", "12"),
+			Want: notifytest.Classification{Status: 429, RetryAfter: 12 * time.Second, Message: "teams ops: ORIGIN answered 429 Too Many Requests"}},
+		{Name: "a bad signature is permanent", Respond: notifytest.JSON(http.StatusUnauthorized, `{"error":{"code":"DirectApiAuthorizationRequired"}}`),
+			Want: notifytest.Classification{Permanent: true, Status: 401, Message: "teams ops: ORIGIN answered 401 Unauthorized"}},
+		{Name: "a deleted flow is permanent", Respond: notifytest.JSON(http.StatusNotFound, `{"error":{"code":"WorkflowNotFound"}}`),
+			Want: notifytest.Classification{Permanent: true, Status: 404, Message: "teams ops: ORIGIN answered 404 Not Found"}},
+		{Name: "a gateway error is retryable", Respond: notifytest.Status(http.StatusBadGateway),
+			Want: notifytest.Classification{Status: 502, Message: "teams ops: ORIGIN answered 502 Bad Gateway"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, tt.respond)
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			want := tt.want
-			want.Message = strings.ReplaceAll(want.Message, "ORIGIN", rc.URL)
-			if diff := cmp.Diff(want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {

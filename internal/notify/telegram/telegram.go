@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"net/http"
 	"strings"
 	"time"
 
@@ -28,14 +27,10 @@ type Config struct {
 
 // Notifier posts one message per event to one chat.
 type Notifier struct {
-	prefix    string
-	endpoint  string // carries the bot token in its path: never shown
-	origin    string
+	ep        notify.Endpoint // URL: {api}/bot{token}/sendMessage, never shown
 	token     string
 	chatID    string
 	publicURL string
-	client    *http.Client
-	clock     func() time.Time
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -43,20 +38,8 @@ var _ notify.Notifier = (*Notifier)(nil)
 // New builds the notifier.
 func New(c Config) *Notifier {
 	api := strings.TrimRight(cmp.Or(c.APIURL, "https://api.telegram.org"), "/")
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{
-		prefix:    "telegram " + c.Name,
-		endpoint:  api + "/bot" + c.BotToken + "/sendMessage",
-		origin:    notify.RedactURL(api),
-		token:     c.BotToken,
-		chatID:    c.ChatID,
-		publicURL: c.PublicURL,
-		client:    notify.NewHTTPClient(c.Timeout),
-		clock:     clock,
-	}
+	return &Notifier{ep: notify.NewEndpoint("telegram "+c.Name, api+"/bot"+c.BotToken+"/sendMessage", c.Timeout, c.Clock),
+		token: c.BotToken, chatID: c.ChatID, publicURL: c.PublicURL}
 }
 
 // message is sendMessage's body.
@@ -80,11 +63,7 @@ type answer struct {
 
 // Notify makes one delivery attempt.
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
-	body, err := json.Marshal(message{ChatID: n.chatID, Text: Render(e, n.publicURL), ParseMode: "HTML", DisableWebPagePreview: true})
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode message: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, n.endpoint, body, nil)
+	resp, err := n.ep.Post(ctx, message{ChatID: n.chatID, Text: Render(e, n.publicURL), ParseMode: "HTML", DisableWebPagePreview: true}, nil)
 	if err != nil {
 		return err
 	}
@@ -94,7 +73,7 @@ func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
 		if resp.OK() {
 			return nil
 		}
-		return notify.StatusError(n.prefix, n.origin, resp, n.clock())
+		return n.ep.Refused(resp)
 	}
 	if a.OK {
 		return nil
@@ -109,7 +88,7 @@ func (n *Notifier) classify(resp *notify.Response, a answer) *notify.Error {
 	code := cmp.Or(a.ErrorCode, resp.Status)
 	// Telegram does not echo the token, but nothing promises it never will.
 	desc := strings.ReplaceAll(a.Description, n.token, "***")
-	msg := fmt.Sprintf("%s: Telegram refused the message: %s (HTTP %d)", n.prefix, desc, code)
+	msg := fmt.Sprintf("%s: Telegram refused the message: %s (HTTP %d)", n.ep.Prefix, desc, code)
 	if id := a.Parameters.MigrateToChatID; id != 0 {
 		msg += fmt.Sprintf("; the group is now the supergroup %d: set chat_id to it", id)
 	}
@@ -117,7 +96,7 @@ func (n *Notifier) classify(resp *notify.Response, a answer) *notify.Error {
 	if !e.Permanent {
 		e.RetryAfter = time.Duration(a.Parameters.RetryAfter) * time.Second
 		if e.RetryAfter == 0 {
-			e.RetryAfter = notify.ParseRetryAfter(resp.Header.Get("Retry-After"), n.clock())
+			e.RetryAfter = notify.ParseRetryAfter(resp.Header.Get("Retry-After"), n.ep.Clock())
 		}
 	}
 	return e

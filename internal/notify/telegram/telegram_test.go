@@ -69,66 +69,53 @@ func TestRenderEscapesAndFallsBack(t *testing.T) {
 
 // Telegram's own refusals: the JSON envelope decides, not only the status.
 func TestTelegramErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		respond http.HandlerFunc
-		want    notifytest.Classification
-	}{
+	tests := []notifytest.Answer{
 		{
-			name: "flood control waits parameters.retry_after",
-			respond: notifytest.JSON(http.StatusTooManyRequests,
+			Name: "flood control waits parameters.retry_after",
+			Respond: notifytest.JSON(http.StatusTooManyRequests,
 				`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}}`),
-			want: notifytest.Classification{Status: 429, RetryAfter: 34 * time.Second,
+			Want: notifytest.Classification{Status: 429, RetryAfter: 34 * time.Second,
 				Message: "telegram tg: Telegram refused the message: Too Many Requests: retry after 34 (HTTP 429)"},
 		},
 		{
-			name:    "chat not found is permanent",
-			respond: notifytest.JSON(http.StatusBadRequest, `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`),
-			want: notifytest.Classification{Permanent: true, Status: 400,
+			Name:    "chat not found is permanent",
+			Respond: notifytest.JSON(http.StatusBadRequest, `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 400,
 				Message: "telegram tg: Telegram refused the message: Bad Request: chat not found (HTTP 400)"},
 		},
 		{
-			name:    "revoked token is permanent",
-			respond: notifytest.JSON(http.StatusUnauthorized, `{"ok":false,"error_code":401,"description":"Unauthorized"}`),
-			want: notifytest.Classification{Permanent: true, Status: 401,
+			Name:    "revoked token is permanent",
+			Respond: notifytest.JSON(http.StatusUnauthorized, `{"ok":false,"error_code":401,"description":"Unauthorized"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 401,
 				Message: "telegram tg: Telegram refused the message: Unauthorized (HTTP 401)"},
 		},
 		{
-			name:    "bot kicked is permanent",
-			respond: notifytest.JSON(http.StatusForbidden, `{"ok":false,"error_code":403,"description":"Forbidden: bot was kicked from the supergroup chat"}`),
-			want: notifytest.Classification{Permanent: true, Status: 403,
+			Name:    "bot kicked is permanent",
+			Respond: notifytest.JSON(http.StatusForbidden, `{"ok":false,"error_code":403,"description":"Forbidden: bot was kicked from the supergroup chat"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 403,
 				Message: "telegram tg: Telegram refused the message: Forbidden: bot was kicked from the supergroup chat (HTTP 403)"},
 		},
 		{
-			name: "upgraded group names the new chat id",
-			respond: notifytest.JSON(http.StatusBadRequest,
+			Name: "upgraded group names the new chat id",
+			Respond: notifytest.JSON(http.StatusBadRequest,
 				`{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1009876543210}}`),
-			want: notifytest.Classification{Permanent: true, Status: 400,
+			Want: notifytest.Classification{Permanent: true, Status: 400,
 				Message: "telegram tg: Telegram refused the message: Bad Request: group chat was upgraded to a supergroup chat (HTTP 400); the group is now the supergroup -1009876543210: set chat_id to it"},
 		},
 		{
-			name:    "Telegram's server error is retryable",
-			respond: notifytest.JSON(http.StatusBadGateway, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`),
-			want: notifytest.Classification{Status: 502,
+			Name:    "Telegram's server error is retryable",
+			Respond: notifytest.JSON(http.StatusBadGateway, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`),
+			Want: notifytest.Classification{Status: 502,
 				Message: "telegram tg: Telegram refused the message: Bad Gateway (HTTP 502)"},
 		},
 		{
-			name:    "a description echoing the token is redacted",
-			respond: notifytest.JSON(http.StatusNotFound, `{"ok":false,"error_code":404,"description":"Not Found: bot`+token+`"}`),
-			want: notifytest.Classification{Permanent: true, Status: 404,
+			Name:    "a description echoing the token is redacted",
+			Respond: notifytest.JSON(http.StatusNotFound, `{"ok":false,"error_code":404,"description":"Not Found: bot`+token+`"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 404,
 				Message: "telegram tg: Telegram refused the message: Not Found: bot*** (HTTP 404)"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, tt.respond)
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			if diff := cmp.Diff(tt.want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {

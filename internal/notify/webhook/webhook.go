@@ -3,7 +3,6 @@
 package webhook
 
 import (
-	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -29,13 +28,8 @@ type Config struct {
 
 // Notifier POSTs the event as JSON, one event per request.
 type Notifier struct {
-	name   string
-	prefix string
-	url    string
-	origin string // scheme://host, the only part of the URL errors may show
-	key    []byte
-	client *http.Client
-	clock  func() time.Time
+	ep  notify.Endpoint
+	key []byte
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -46,19 +40,7 @@ func New(c Config) *Notifier {
 	if c.Secret != "" {
 		key, _ = base64.StdEncoding.DecodeString(strings.TrimPrefix(c.Secret, "whsec_"))
 	}
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{
-		name:   c.Name,
-		prefix: "webhook " + c.Name,
-		url:    c.URL,
-		origin: notify.RedactURL(c.URL),
-		key:    key,
-		client: notify.NewHTTPClient(cmp.Or(c.Timeout, 15*time.Second)),
-		clock:  clock,
-	}
+	return &Notifier{ep: notify.NewEndpoint("webhook "+c.Name, c.URL, c.Timeout, c.Clock), key: key}
 }
 
 // Notify makes one delivery attempt. Any 2xx is success; 408, 429 and 5xx are retryable
@@ -66,24 +48,24 @@ func New(c Config) *Notifier {
 func (w *Notifier) Notify(ctx context.Context, e notify.Event) error {
 	body, err := json.Marshal(e)
 	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode event: %w", w.prefix, err)}
+		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode event: %w", w.ep.Prefix, err)}
 	}
 	header := http.Header{}
 	// The id goes out even unsigned: it is the receiver's key for dropping duplicates.
 	header.Set("webhook-id", e.ID)
 	if w.key != nil {
-		ts := strconv.FormatInt(w.clock().Unix(), 10)
+		ts := strconv.FormatInt(w.ep.Clock().Unix(), 10)
 		header.Set("webhook-timestamp", ts)
 		header.Set("webhook-signature", "v1,"+w.sign(e.ID, ts, body))
 	}
-	resp, err := notify.PostJSON(ctx, w.client, w.prefix, w.url, body, header)
+	resp, err := w.ep.Post(ctx, body, header)
 	if err != nil {
 		return err
 	}
 	if resp.OK() {
 		return nil
 	}
-	return notify.StatusError(w.prefix, w.origin, resp, w.clock())
+	return w.ep.Refused(resp)
 }
 
 // sign is the Standard Webhooks v1 signature: base64(HMAC-SHA256(key, "id.timestamp.body")).

@@ -4,9 +4,7 @@ package wecom
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -24,23 +22,15 @@ type Config struct {
 
 // Notifier posts one markdown message per event.
 type Notifier struct {
-	prefix      string
-	url, origin string
-	publicURL   string
-	client      *http.Client
-	clock       func() time.Time
+	ep        notify.Endpoint
+	publicURL string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New builds the notifier.
 func New(c Config) *Notifier {
-	clock := c.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	return &Notifier{prefix: "wecom " + c.Name, url: c.WebhookURL, origin: notify.RedactURL(c.WebhookURL),
-		publicURL: c.PublicURL, client: notify.NewHTTPClient(c.Timeout), clock: clock}
+	return &Notifier{ep: notify.NewEndpoint("wecom "+c.Name, c.WebhookURL, c.Timeout, c.Clock), publicURL: c.PublicURL}
 }
 
 type message struct {
@@ -50,43 +40,22 @@ type message struct {
 	} `json:"markdown"`
 }
 
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // retryableCodes: 45009 (api freq out of limit: 20 messages a minute per robot) and -1
 // (system busy). Others repeat: 93000 (invalid webhook URL), 40008 (invalid message type),
 // 40058 (bad parameter), 93004 (robot disabled) ...
 var retryableCodes = map[int]bool{45009: true, -1: true}
 
-// Notify makes one delivery attempt.
+// Notify makes one delivery attempt. WeCom's errmsg ends with a "hint" and a help link,
+// never with the key.
 func (n *Notifier) Notify(ctx context.Context, e notify.Event) error {
 	var m message
 	m.MsgType = "markdown"
 	m.Markdown.Content = Render(e, n.publicURL)
-	body, err := json.Marshal(m)
-	if err != nil {
-		return &notify.Error{Permanent: true, Err: fmt.Errorf("%s: encode message: %w", n.prefix, err)}
-	}
-	resp, err := notify.PostJSON(ctx, n.client, n.prefix, n.url, body, nil)
+	resp, err := n.ep.Post(ctx, m, nil)
 	if err != nil {
 		return err
 	}
-	if !resp.OK() {
-		return notify.StatusError(n.prefix, n.origin, resp, n.clock())
-	}
-	var a answer
-	if err := json.Unmarshal(resp.Body, &a); err != nil || a.ErrCode == nil {
-		return &notify.Error{Status: resp.Status,
-			Err: fmt.Errorf("%s: %s answered %s without an errcode", n.prefix, n.origin, resp.StatusText)}
-	}
-	if *a.ErrCode == 0 {
-		return nil
-	}
-	// WeCom's errmsg ends with a "hint" and a help link, never with the key.
-	return &notify.Error{Status: resp.Status, Permanent: !retryableCodes[*a.ErrCode],
-		Err: fmt.Errorf("%s: WeCom refused the message: errcode %d: %s", n.prefix, *a.ErrCode, a.ErrMsg)}
+	return n.ep.ErrCode(resp, "WeCom", retryableCodes)
 }
 
 // colours are WeCom markdown's three font colours: warning is orange-red, info green,

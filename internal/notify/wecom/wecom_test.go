@@ -59,29 +59,17 @@ func TestCriticalIsOrangeRed(t *testing.T) {
 
 // WeCom refuses with HTTP 200 and an errcode.
 func TestWeComErrors(t *testing.T) {
-	tests := []struct {
-		name, body string
-		want       notifytest.Classification
-	}{
-		{"rate limit is retryable", `{"errcode":45009,"errmsg":"api freq out of limit, hint: [1764151200_1_abc], from ip: 1.2.3.4"}`,
-			notifytest.Classification{Status: 200, Message: "wecom ops: WeCom refused the message: errcode 45009: api freq out of limit, hint: [1764151200_1_abc], from ip: 1.2.3.4"}},
-		{"invalid webhook is permanent", `{"errcode":93000,"errmsg":"invalid webhook url, hint: [1764151200_2_def]"}`,
-			notifytest.Classification{Permanent: true, Status: 200, Message: "wecom ops: WeCom refused the message: errcode 93000: invalid webhook url, hint: [1764151200_2_def]"}},
-		{"invalid message type is permanent", `{"errcode":40008,"errmsg":"invalid message type"}`,
-			notifytest.Classification{Permanent: true, Status: 200, Message: "wecom ops: WeCom refused the message: errcode 40008: invalid message type"}},
-		{"system busy is retryable", `{"errcode":-1,"errmsg":"system busy"}`,
-			notifytest.Classification{Status: 200, Message: "wecom ops: WeCom refused the message: errcode -1: system busy"}},
+	tests := []notifytest.Answer{
+		{Name: "rate limit is retryable", Respond: notifytest.JSON(http.StatusOK, `{"errcode":45009,"errmsg":"api freq out of limit, hint: [1764151200_1_abc], from ip: 1.2.3.4"}`),
+			Want: notifytest.Classification{Status: 200, Message: "wecom ops: WeCom refused the message: errcode 45009: api freq out of limit, hint: [1764151200_1_abc], from ip: 1.2.3.4"}},
+		{Name: "invalid webhook is permanent", Respond: notifytest.JSON(http.StatusOK, `{"errcode":93000,"errmsg":"invalid webhook url, hint: [1764151200_2_def]"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200, Message: "wecom ops: WeCom refused the message: errcode 93000: invalid webhook url, hint: [1764151200_2_def]"}},
+		{Name: "invalid message type is permanent", Respond: notifytest.JSON(http.StatusOK, `{"errcode":40008,"errmsg":"invalid message type"}`),
+			Want: notifytest.Classification{Permanent: true, Status: 200, Message: "wecom ops: WeCom refused the message: errcode 40008: invalid message type"}},
+		{Name: "system busy is retryable", Respond: notifytest.JSON(http.StatusOK, `{"errcode":-1,"errmsg":"system busy"}`),
+			Want: notifytest.Classification{Status: 200, Message: "wecom ops: WeCom refused the message: errcode -1: system busy"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := notifytest.NewReceiver(t, notifytest.JSON(http.StatusOK, tt.body))
-			err := newTest(rc.URL, 0).Notify(context.Background(), notifytest.Escalation())
-			if diff := cmp.Diff(tt.want, notifytest.Classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
-		})
-	}
+	notifytest.Answers(t, tests, func(base string) notify.Notifier { return newTest(base, 0) }, secrets...)
 }
 
 func TestConformance(t *testing.T) {
