@@ -232,3 +232,31 @@ func TestUnreachable(t *testing.T) {
 	}
 	notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
 }
+
+// A server that accepts and never greets: the attempt ends at the timeout, retryable.
+func TestSilentServerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }()
+		}
+	}()
+	n := New(Config{Name: "mail", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Username: user, Password: password,
+		From: user, To: []string{"ops@example.com"}, StartTLS: "required", Timeout: 200 * time.Millisecond})
+	start := time.Now()
+	err = n.Notify(context.Background(), notifytest.Escalation())
+	got := notifytest.Classify(t, err)
+	if got.Permanent || time.Since(start) > 5*time.Second {
+		t.Errorf("classification = %+v after %s, want retryable soon after the 200ms timeout", got, time.Since(start))
+	}
+	notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
+}
