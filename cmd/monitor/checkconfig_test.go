@@ -156,3 +156,44 @@ func TestCheckConfigOpenListen(t *testing.T) {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
 }
+
+// The new notifier types print with every secret redacted.
+func TestCheckConfigRedactsEveryNotifierSecret(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "monitor.yaml", `
+database: {url: "postgres://monitor:db-password-42@127.0.0.1:5432/monitor"}
+defaults:
+  thresholds: {warning: "100", critical: "20"}
+notifiers:
+  - {name: tg, type: telegram, bot_token: "123456:tg-token-secret-1", chat_id: "-100123"}
+  - {name: fs, type: lark, webhook_url: "https://open.larksuite.com/open-apis/bot/v2/hook/lark-hook-secret-2", secret: lark-sign-secret-3}
+  - {name: dt, type: dingtalk, webhook_url: "https://oapi.dingtalk.com/robot/send?access_token=ding-token-secret-4", secret: SECding-sign-secret-5}
+  - {name: wc, type: wecom, webhook_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-secret-6", events: [topup]}
+  - {name: tm, type: teams, webhook_url: "https://x.logic.azure.com/workflows/1?sig=teams-sig-secret-7"}
+  - {name: pd, type: pagerduty, routing_key: pd-routing-secret-8, min_severity: critical}
+  - {name: em, type: email, smtp_host: smtp.example.com, username: alerts, password: smtp-password-secret-9, from: a@example.com, to: [b@example.com]}
+apps:
+  - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5}
+`)
+	r := cli(t, "check-config", "--config", path)
+	r.want(t, 0)
+	for _, want := range []string{
+		"NOTIFIER  TYPE       MIN SEVERITY\ntg        telegram   warning\nfs        lark       warning\ndt        dingtalk   warning\n" +
+			"wc        wecom      warning\ntm        teams      warning\npd        pagerduty  critical\nem        email      warning\n",
+		"    bot_token: '***'\n    chat_id: \"-100123\"\n    api_url: https://api.telegram.org\n",
+		"    type: lark\n    webhook_url: '***'\n    secret: '***'\n",
+		"    routing_key: '***'\n    api_url: https://events.pagerduty.com\n",
+		"    username: alerts\n    password: '***'\n",
+		"    events: [topup]\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, secret := range []string{"tg-token-secret-1", "lark-hook-secret-2", "lark-sign-secret-3", "ding-token-secret-4",
+		"ding-sign-secret-5", "wecom-key-secret-6", "teams-sig-secret-7", "pd-routing-secret-8", "smtp-password-secret-9", "db-password-42"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output contains the secret %q", secret)
+		}
+	}
+}
