@@ -170,7 +170,7 @@ notifiers:
   - {name: dt, type: dingtalk, webhook_url: "https://oapi.dingtalk.com/robot/send?access_token=ding-token-secret-4", secret: SECding-sign-secret-5}
   - {name: wc, type: wecom, webhook_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-secret-6", events: [topup]}
   - {name: tm, type: teams, webhook_url: "https://x.logic.azure.com/workflows/1?sig=teams-sig-secret-7"}
-  - {name: pd, type: pagerduty, routing_key: pd-routing-secret-8, min_severity: critical}
+  - {name: pd, type: pagerduty, routing_key: pd-routing-secret-8-0123456789ab, min_severity: critical}
   - {name: em, type: email, smtp_host: smtp.example.com, username: alerts, password: smtp-password-secret-9, from: a@example.com, to: [b@example.com]}
 apps:
   - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5}
@@ -191,7 +191,7 @@ apps:
 		}
 	}
 	for _, secret := range []string{"tg-token-secret-1", "lark-hook-secret-2", "lark-sign-secret-3", "ding-token-secret-4",
-		"ding-sign-secret-5", "wecom-key-secret-6", "teams-sig-secret-7", "pd-routing-secret-8", "smtp-password-secret-9", "db-password-42"} {
+		"ding-sign-secret-5", "wecom-key-secret-6", "teams-sig-secret-7", "pd-routing-secret-8-0123456789ab", "smtp-password-secret-9", "db-password-42"} {
 		if strings.Contains(r.stdout+r.stderr, secret) {
 			t.Errorf("output contains the secret %q", secret)
 		}

@@ -499,7 +499,7 @@ var notifiersEnv = env(map[string]string{
 	"DINGTALK_SECRET":       "SECding-s3cr3t",
 	"WECOM_WEBHOOK_URL":     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-s3cr3t",
 	"TEAMS_WEBHOOK_URL":     "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=teams-s3cr3t",
-	"PAGERDUTY_ROUTING_KEY": "pd-routing-key-s3cr3t",
+	"PAGERDUTY_ROUTING_KEY": "pd-routing-key-s3cr3t-012345678a",
 })
 
 // Every notifier type, read into the fields its package is built from.
@@ -516,7 +516,7 @@ func TestEveryNotifierType(t *testing.T) {
 		{Name: "ding", Type: "dingtalk", WebhookURL: "https://oapi.dingtalk.com/robot/send?access_token=ding-s3cr3t", Secret: "SECding-s3cr3t", MinSeverity: "warning"},
 		{Name: "wecom", Type: "wecom", WebhookURL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-s3cr3t", MinSeverity: "warning", Events: []string{"topup"}},
 		{Name: "teams", Type: "teams", WebhookURL: "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=teams-s3cr3t", MinSeverity: "warning"},
-		{Name: "pd", Type: "pagerduty", RoutingKey: "pd-routing-key-s3cr3t", APIURL: "https://events.pagerduty.com", MinSeverity: "critical"},
+		{Name: "pd", Type: "pagerduty", RoutingKey: "pd-routing-key-s3cr3t-012345678a", APIURL: "https://events.pagerduty.com", MinSeverity: "critical"},
 		{Name: "finance", Type: "webhook", URL: "https://hooks.example.com/finance", MinSeverity: "warning", Events: []string{"topup", "gift_expired"}},
 		{Name: "mail", Type: "email", SMTPHost: "smtp.example.com", SMTPPort: 2525, Username: "alerts@example.com",
 			Password: "smtp-s3cr3t-password", StartTLS: "opportunistic", From: "Balance monitor <alerts@example.com>",

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +96,11 @@ func (d *decoder) notifiers(n *yaml.Node) []Notifier {
 		case "wecom", "teams":
 			nt.WebhookURL = d.webhookURL(f)
 		case "pagerduty":
-			nt.RoutingKey, _ = d.secret(f, "routing_key", true)
+			var ok bool
+			if nt.RoutingKey, ok = d.secret(f, "routing_key", true); ok && len(nt.RoutingKey) != 32 {
+				d.add(f.get(secretKey(f, "routing_key")), join(f.path, secretKey(f, "routing_key")),
+					"must be the 32-character integration key of an Events API v2 integration")
+			}
 			nt.APIURL = DefaultPagerDutyAPI
 			if v, ok := d.httpURL(f, "api_url"); ok && v != "" {
 				nt.APIURL = v
@@ -211,6 +216,9 @@ func (d *decoder) telegram(f fields, nt *Notifier) {
 		}
 	}
 	nt.ChatID = d.requiredStr(f, "chat_id", `is required: the chat's numeric id (like -1001234567890) or a public channel's "@name"`)
+	if nt.ChatID != "" && !chatID.MatchString(nt.ChatID) {
+		d.add(f.get("chat_id"), join(f.path, "chat_id"), `%q is neither a numeric chat id (like -1001234567890) nor a channel's "@name"`, nt.ChatID)
+	}
 	nt.APIURL = DefaultTelegramAPI
 	if v, ok := d.httpURL(f, "api_url"); ok && v != "" {
 		nt.APIURL = v
@@ -270,6 +278,17 @@ func (d *decoder) email(f fields, nt *Notifier) {
 	} else if n := deref(f.get("to")); n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
 		d.add(n, toPath, "must name at least one address")
 	}
+}
+
+// chatID is a Telegram chat: a numeric id (negative for groups) or a public "@username".
+var chatID = regexp.MustCompile(`^(-?[0-9]+|@[A-Za-z][A-Za-z0-9_]{3,})$`)
+
+// secretKey is the key a secret was given under: key, or key_file.
+func secretKey(f fields, key string) string {
+	if f.has(key + "_file") {
+		return key + "_file"
+	}
+	return key
 }
 
 // boolean reads an optional true or false.
