@@ -98,8 +98,8 @@ func (d *decoder) notifiers(n *yaml.Node) []Notifier {
 		case "pagerduty":
 			var ok bool
 			if nt.RoutingKey, ok = d.secret(f, "routing_key", true); ok && len(nt.RoutingKey) != 32 {
-				d.add(f.get(secretKey(f, "routing_key")), join(f.path, secretKey(f, "routing_key")),
-					"must be the 32-character integration key of an Events API v2 integration")
+				key := secretKey(f, "routing_key")
+				d.add(f.get(key), join(f.path, key), "must be the 32-character integration key of an Events API v2 integration")
 			}
 			nt.APIURL = DefaultPagerDutyAPI
 			if v, ok := d.httpURL(f, "api_url"); ok && v != "" {
@@ -138,10 +138,7 @@ func (d *decoder) events(f fields) []string {
 func (d *decoder) webhookURL(f fields) Secret {
 	v, ok := d.secret(f, "webhook_url", true)
 	if ok && !isHTTPURL(v.Reveal()) {
-		key := "webhook_url"
-		if f.has("webhook_url_file") {
-			key = "webhook_url_file"
-		}
+		key := secretKey(f, "webhook_url")
 		d.add(f.get(key), join(f.path, key), "must be an absolute http:// or https:// URL")
 	}
 	return v
@@ -177,18 +174,12 @@ func (d *decoder) webhook(f fields, nt *Notifier) {
 	// The URL is a secret: receivers often carry their credential in the path or query.
 	url, ok := d.secret(f, "url", true)
 	if ok && !isHTTPURL(url.Reveal()) {
-		key := "url"
-		if f.has("url_file") {
-			key = "url_file"
-		}
+		key := secretKey(f, "url")
 		d.add(f.get(key), join(f.path, key), "must be an absolute http:// or https:// URL")
 	}
 	nt.URL = url
 	if nt.Secret, ok = d.secret(f, "secret", false); ok && !isWebhookSecret(nt.Secret.Reveal()) {
-		key := "secret"
-		if f.has("secret_file") {
-			key = "secret_file"
-		}
+		key := secretKey(f, "secret")
 		d.add(f.get(key), join(f.path, key), `must be "whsec_" followed by base64, as Standard Webhooks secrets are`)
 	}
 }
@@ -208,10 +199,7 @@ func (d *decoder) telegram(f fields, nt *Notifier) {
 		// BotFather's tokens are "<bot id>:<secret>"; the value is never echoed.
 		id, rest, found := strings.Cut(nt.BotToken.Reveal(), ":")
 		if _, err := strconv.ParseUint(id, 10, 64); !found || err != nil || rest == "" || strings.ContainsAny(rest, "/?# ") {
-			key := "bot_token"
-			if f.has("bot_token_file") {
-				key = "bot_token_file"
-			}
+			key := secretKey(f, "bot_token")
 			d.add(f.get(key), join(f.path, key), "must be the token BotFather gives, like 123456789:AAH...")
 		}
 	}
@@ -240,10 +228,7 @@ func (d *decoder) email(f fields, nt *Notifier) {
 	nt.Username, _ = d.str(f, "username")
 	var hasPassword bool
 	nt.Password, hasPassword = d.secret(f, "password", false)
-	passwordKey := "password"
-	if f.has("password_file") {
-		passwordKey = "password_file"
-	}
+	passwordKey := secretKey(f, "password")
 	switch {
 	case nt.Username != "" && !f.has("password") && !f.has("password_file"):
 		d.add(f.get("username"), join(f.path, "username"), "needs password (or password_file)")
