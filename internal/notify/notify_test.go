@@ -56,11 +56,19 @@ func TestTitleAndFallbacks(t *testing.T) {
 			text:  "checkout: fresh data again",
 		},
 		{
-			name:  "an event type this version does not know keeps its message",
-			e:     Event{Type: "balance.topup", App: "checkout", Message: "checkout: recharged +500.0000 USD", TotalBalance: "612.3400", Since: observedAt.Add(-time.Hour), ObservedAt: observedAt},
+			name: "a top-up",
+			e: Event{Type: TypeTopup, App: "checkout", Message: "checkout: recharged +500.0000 USD", Amount: "500.0000",
+				Currency: "USD", TotalBalance: "612.3400", Since: observedAt.Add(-time.Hour), ObservedAt: observedAt},
 			tone:  "info",
-			title: "Info checkout: balance.topup",
-			text:  "checkout: recharged +500.0000 USD", numFields: 1, // no "Firing for" on a non-alert
+			title: "Info checkout: top-up",
+			text:  "checkout: recharged +500.0000 USD", numFields: 2, // total and recharged; no "Firing for" on a non-alert
+		},
+		{
+			name:  "an event type this version does not know keeps its message",
+			e:     Event{Type: "balance.refund", App: "checkout", Message: "checkout: refunded 3.0000 USD", ObservedAt: observedAt},
+			tone:  "info",
+			title: "Info checkout: balance.refund",
+			text:  "checkout: refunded 3.0000 USD",
 		},
 		{
 			name:  "test",
@@ -85,5 +93,20 @@ func TestTitleAndFallbacks(t *testing.T) {
 				t.Errorf("Fields = %v, want %d", Fields(tt.e), tt.numFields)
 			}
 		})
+	}
+}
+
+func TestFieldsCarryTheBurnRate(t *testing.T) {
+	e := Event{Type: TypeFiring, App: "checkout", Rule: "runway_low", Severity: "warning", Currency: "USD",
+		TotalBalance: "35.0000", Spend: &EventSpend{BurnRate: "2.5000"}, ObservedAt: observedAt, Since: observedAt.Add(-time.Hour)}
+	want := []Field{{"Total balance", "35.0000 USD"}, {"Burn rate", "2.5000 USD/h"}, {"Firing for", "1h"}}
+	got := Fields(e)
+	if len(got) != len(want) {
+		t.Fatalf("Fields = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Fields[%d] = %v, want %v", i, got[i], want[i])
+		}
 	}
 }

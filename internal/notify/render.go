@@ -40,11 +40,16 @@ var toneWords = map[string]string{
 func ToneWord(e Event) string { return toneWords[Tone(e)] }
 
 // Headline names the app and the level in words, "checkout: low balance (critical)", without
-// the tone word. A test message is "message"; an event this version cannot word, its type.
+// the tone word. A test message is "message", a top-up "checkout: top-up"; an event this
+// version cannot word, its type.
 func Headline(e Event) string {
 	switch {
 	case e.Type == TypeTest:
 		return "message"
+	case e.Type == TypeTopup:
+		return e.App + ": top-up"
+	case e.Type == TypeGiftExpired:
+		return e.App + ": gift credit expired"
 	case !IsAlert(e) || e.Rule == "":
 		if e.App == "" {
 			return e.Type
@@ -69,7 +74,8 @@ func Text(e Event) string {
 // Field is one labelled value of a message: "Balance" "80.0000 USD".
 type Field struct{ Label, Value string }
 
-// Fields are the amounts and the time firing, those the event has.
+// Fields are the amounts, what a top-up or expiry moved, the burn rate and the time firing:
+// those the event has.
 func Fields(e Event) []Field {
 	var out []Field
 	add := func(label, value string) { out = append(out, Field{label, value}) }
@@ -84,6 +90,15 @@ func Fields(e Event) []Field {
 	}
 	if e.Threshold != "" {
 		add("Threshold", Money(e.Threshold, e.Currency))
+	}
+	switch {
+	case e.Amount != "" && e.Type == TypeTopup:
+		add("Recharged", "+"+Money(e.Amount, e.Currency))
+	case e.Amount != "" && e.Type == TypeGiftExpired:
+		add("Expired", Money(e.Amount, e.Currency))
+	}
+	if e.Spend != nil && e.Spend.BurnRate != "" {
+		add("Burn rate", Money(e.Spend.BurnRate, e.Currency)+"/h")
 	}
 	if IsAlert(e) && !e.Since.IsZero() && e.ObservedAt.After(e.Since) {
 		label := "Firing for"

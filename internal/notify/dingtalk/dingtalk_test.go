@@ -74,8 +74,8 @@ func TestSignedMarkdown(t *testing.T) {
 func TestUnsignedKeepsTheURL(t *testing.T) {
 	rc := notifytest.NewReceiver(t, notifytest.JSON(http.StatusOK, `{"errcode":0,"errmsg":"ok"}`))
 	n := New(Config{Name: "ops", WebhookURL: rc.URL + "/robot/send?access_token=" + accessToken})
-	e := notifytest.Topup()
-	e.Message = "shop_*eu*: recharged"
+	e := notifytest.Unknown() // a type this version does not know: its message, escaped
+	e.Message = "shop_*eu*: refunded"
 	if err := n.Notify(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestUnsignedKeepsTheURL(t *testing.T) {
 	if err := json.Unmarshal(got.Body, &body); err != nil {
 		t.Fatal(err)
 	}
-	want := "### Info checkout: balance.topup\n\nshop\\_\\*eu\\*: recharged\n\n- **Total balance**: 612.3400 USD\n\nObserved 2026-11-26T10:00:00Z\n"
+	want := "### Info checkout: balance.refund\n\nshop\\_\\*eu\\*: refunded\n\nObserved 2026-11-26T10:00:00Z\n"
 	if body.Markdown.Text != want {
 		t.Errorf("text = %q, want %q", body.Markdown.Text, want)
 	}

@@ -87,7 +87,7 @@ func TestUnsignedAndColours(t *testing.T) {
 	n := New(Config{Name: "ops", Kind: "lark", WebhookURL: rc.URL + hookPath})
 	warning := notifytest.Escalation()
 	warning.Type, warning.Severity = notify.TypeFiring, "warning"
-	for _, e := range []notify.Event{warning, notifytest.Resolved(), notifytest.Topup()} {
+	for _, e := range []notify.Event{warning, notifytest.Resolved(), notifytest.Topup(), notifytest.Unknown()} {
 		if err := n.Notify(context.Background(), e); err != nil {
 			t.Fatalf("Notify: %v", err)
 		}
@@ -103,7 +103,7 @@ func TestUnsignedAndColours(t *testing.T) {
 		got = append(got, header["template"].(string)+" "+header["title"].(map[string]any)["content"].(string))
 	}
 	want := []string{"orange Warning checkout: low balance (warning)", "green Resolved checkout: low balance (critical)",
-		"blue Info checkout: balance.topup"}
+		"blue Info checkout: top-up", "blue Info checkout: balance.refund"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}

@@ -61,13 +61,22 @@ func Resolved() notify.Event {
 	}
 }
 
-// Topup is a non-alert event of a type the renderers do not know: they must fall back to
-// its message.
+// Topup is a non-alert event, balance.topup.
 func Topup() notify.Event {
 	return notify.Event{
-		ID: "evt_01JDQATOPUP000000000000000", Type: "balance.topup", App: "checkout",
-		Currency: "USD", TotalBalance: "612.3400", ObservedAt: ObservedAt,
-		Message: "checkout: recharged +500.0000 USD, total now 612.3400 USD",
+		ID: "evt_01JDQATOPUP000000000000000", Type: notify.TypeTopup, App: "checkout",
+		Currency: "USD", Balance: "600.0000", GiftBalance: "12.3400", TotalBalance: "612.3400",
+		Amount: "500.0000", Paid: "500.0000", Gift: "0.0000", ObservedAt: ObservedAt,
+		Message: "checkout: recharged +500.0000 USD (paid +500.0000, gift +0.0000), total now 612.3400 USD",
+	}
+}
+
+// Unknown is an event of a type this version does not know: renderers must fall back to its
+// message.
+func Unknown() notify.Event {
+	return notify.Event{
+		ID: "evt_01JDQBUNKNOWN0000000000000", Type: "balance.refund", App: "checkout",
+		ObservedAt: ObservedAt, Message: "checkout: refunded 3.0000 USD",
 	}
 }
 

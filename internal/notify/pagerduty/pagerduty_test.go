@@ -118,7 +118,7 @@ func TestTopupIsAChangeEvent(t *testing.T) {
 	got := decode(t, body)
 	delete(got["payload"].(map[string]any), "custom_details")
 	want := map[string]any{"routing_key": routingKey, "payload": map[string]any{
-		"summary": "checkout: recharged +500.0000 USD, total now 612.3400 USD", "source": "checkout", "timestamp": "2026-11-26T10:00:00Z"}}
+		"summary": "checkout: recharged +500.0000 USD (paid +500.0000, gift +0.0000), total now 612.3400 USD", "source": "checkout", "timestamp": "2026-11-26T10:00:00Z"}}
 	if path != "/v2/change/enqueue" {
 		t.Errorf("path = %q, want /v2/change/enqueue", path)
 	}

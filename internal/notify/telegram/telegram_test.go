@@ -54,13 +54,23 @@ func TestSendMessage(t *testing.T) {
 	}
 }
 
+func TestRenderTopup(t *testing.T) {
+	want := "<b>ℹ️ Info checkout: top-up</b>\n" +
+		"checkout: recharged +500.0000 USD (paid +500.0000, gift +0.0000), total now 612.3400 USD\n\n" +
+		"Balance: <b>600.0000 USD</b>\nGift balance: <b>12.3400 USD</b>\nTotal balance: <b>612.3400 USD</b>\n" +
+		"Recharged: <b>+500.0000 USD</b>\n\n" +
+		"<i>Observed 2026-11-26T10:00:00Z</i>"
+	if got := Render(notifytest.Topup(), ""); got != want {
+		t.Errorf("Render:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestRenderEscapesAndFallsBack(t *testing.T) {
-	e := notifytest.Topup()
+	e := notifytest.Unknown()
 	e.App = "eu<shop>&co"
-	e.Message = "eu<shop>&co: recharged +500.0000 USD"
-	want := "<b>ℹ️ Info eu&lt;shop&gt;&amp;co: balance.topup</b>\n" +
-		"eu&lt;shop&gt;&amp;co: recharged +500.0000 USD\n\n" +
-		"Total balance: <b>612.3400 USD</b>\n\n" +
+	e.Message = "eu<shop>&co: refunded 3.0000 USD"
+	want := "<b>ℹ️ Info eu&lt;shop&gt;&amp;co: balance.refund</b>\n" +
+		"eu&lt;shop&gt;&amp;co: refunded 3.0000 USD\n\n" +
 		"<i>Observed 2026-11-26T10:00:00Z</i>"
 	if got := Render(e, ""); got != want {
 		t.Errorf("Render:\n%s\nwant:\n%s", got, want)
