@@ -197,3 +197,30 @@ apps:
 		}
 	}
 }
+
+// A new notifier type's missing key is named with its line, and the status is 2.
+func TestCheckConfigNotifierProblems(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "monitor.yaml", `
+database: {url: "postgres://monitor:db-password-42@127.0.0.1:5432/monitor"}
+defaults:
+  thresholds: {warning: "100", critical: "20"}
+notifiers:
+  - {name: tg, type: telegram, bot_token: "123456:tg-token-secret-1"}
+  - {name: mail, type: email, smtp_host: smtp.example.com, password: smtp-password-secret-9, from: a@example.com, to: [b@example.com], events: [refund]}
+apps:
+  - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5}
+`)
+	r := cli(t, "check-config", "--config", path)
+	r.want(t, 2)
+	want := "monitor: config " + path + ": 3 problems:\n" +
+		"  - line 6: notifiers[0] (tg).chat_id: is required: the chat's numeric id (like -1001234567890) or a public channel's \"@name\"\n" +
+		"  - line 7: notifiers[1] (mail).events[0]: unknown event \"refund\": must be \"topup\" or \"gift_expired\"\n" +
+		"  - line 7: notifiers[1] (mail).password: needs username\n"
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	if strings.Contains(r.stderr, "tg-token-secret-1") || strings.Contains(r.stderr, "smtp-password-secret-9") {
+		t.Error("stderr shows a secret")
+	}
+}
