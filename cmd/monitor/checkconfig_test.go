@@ -18,7 +18,7 @@ defaults:
   notify: [ops, pager]
 notifiers:
   - {name: ops, type: slack, webhook_url: "https://hooks.slack.com/services/T000/B000/slack-hook-secret-9"}
-  - {name: bot, type: slack, token: xoxb-bot-token-secret-3, channel: C0123456789}
+  - {name: bot, type: slack, token: xoxb-bot-token-secret-3, channel: C0123456789, thread: true}
   - {name: pager, type: webhook, url: "https://hooks.example.com/balance", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", min_severity: critical}
 apps:
   - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5, thresholds: {warning: "500.5", critical: "100"}}
@@ -49,6 +49,9 @@ func TestCheckConfigValid(t *testing.T) {
 		t.Errorf("stdout does not start with the summary tables:\n%s\nwant:\n%s", r.stdout, head)
 	}
 	for _, want := range []string{
+		"pager     webhook  critical\n" +
+			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n" +
+			"note: bot sets thread: true, which this version accepts but does not act on yet: every event is a new post\n\n",
 		"# effective configuration (defaults applied, secrets redacted)\n",
 		"  url: '***'\n",
 		"      token: '***'\n",
@@ -151,5 +154,73 @@ func TestCheckConfigOpenListen(t *testing.T) {
 	want := "monitor: http.listen 0.0.0.0:8080 is not a loopback address and http.tokens is empty: set tokens or listen on 127.0.0.1\n"
 	if r.stderr != want {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+}
+
+// The new notifier types print with every secret redacted.
+func TestCheckConfigRedactsEveryNotifierSecret(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "monitor.yaml", `
+database: {url: "postgres://monitor:db-password-42@127.0.0.1:5432/monitor"}
+defaults:
+  thresholds: {warning: "100", critical: "20"}
+notifiers:
+  - {name: tg, type: telegram, bot_token: "123456:tg-token-secret-1", chat_id: "-100123"}
+  - {name: fs, type: lark, webhook_url: "https://open.larksuite.com/open-apis/bot/v2/hook/lark-hook-secret-2", secret: lark-sign-secret-3}
+  - {name: dt, type: dingtalk, webhook_url: "https://oapi.dingtalk.com/robot/send?access_token=ding-token-secret-4", secret: SECding-sign-secret-5}
+  - {name: wc, type: wecom, webhook_url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-secret-6", events: [topup]}
+  - {name: tm, type: teams, webhook_url: "https://x.logic.azure.com/workflows/1?sig=teams-sig-secret-7"}
+  - {name: pd, type: pagerduty, routing_key: pd-routing-secret-8-0123456789ab, min_severity: critical}
+  - {name: em, type: email, smtp_host: smtp.example.com, username: alerts, password: smtp-password-secret-9, from: a@example.com, to: [b@example.com]}
+apps:
+  - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5}
+`)
+	r := cli(t, "check-config", "--config", path)
+	r.want(t, 0)
+	for _, want := range []string{
+		"NOTIFIER  TYPE       MIN SEVERITY\ntg        telegram   warning\nfs        lark       warning\ndt        dingtalk   warning\n" +
+			"wc        wecom      warning\ntm        teams      warning\npd        pagerduty  critical\nem        email      warning\n",
+		"    bot_token: '***'\n    chat_id: \"-100123\"\n    api_url: https://api.telegram.org\n",
+		"    type: lark\n    webhook_url: '***'\n    secret: '***'\n",
+		"    routing_key: '***'\n    api_url: https://events.pagerduty.com\n",
+		"    username: alerts\n    password: '***'\n",
+		"    events: [topup]\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, secret := range []string{"tg-token-secret-1", "lark-hook-secret-2", "lark-sign-secret-3", "ding-token-secret-4",
+		"ding-sign-secret-5", "wecom-key-secret-6", "teams-sig-secret-7", "pd-routing-secret-8-0123456789ab", "smtp-password-secret-9", "db-password-42"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output contains the secret %q", secret)
+		}
+	}
+}
+
+// A new notifier type's missing key is named with its line, and the status is 2.
+func TestCheckConfigNotifierProblems(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "monitor.yaml", `
+database: {url: "postgres://monitor:db-password-42@127.0.0.1:5432/monitor"}
+defaults:
+  thresholds: {warning: "100", critical: "20"}
+notifiers:
+  - {name: tg, type: telegram, bot_token: "123456:tg-token-secret-1"}
+  - {name: mail, type: email, smtp_host: smtp.example.com, password: smtp-password-secret-9, from: a@example.com, to: [b@example.com], events: [refund]}
+apps:
+  - {name: checkout, dev_key: key-checkout, dev_secret: dev-secret-checkout-5}
+`)
+	r := cli(t, "check-config", "--config", path)
+	r.want(t, 2)
+	want := "monitor: config " + path + ": 3 problems:\n" +
+		"  - line 6: notifiers[0] (tg).chat_id: is required: the chat's numeric id (like -1001234567890) or a public channel's \"@name\"\n" +
+		"  - line 7: notifiers[1] (mail).events[0]: unknown event \"refund\": must be \"topup\" or \"gift_expired\"\n" +
+		"  - line 7: notifiers[1] (mail).password: needs username\n"
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	if strings.Contains(r.stderr, "tg-token-secret-1") || strings.Contains(r.stderr, "smtp-password-secret-9") {
+		t.Error("stderr shows a secret")
 	}
 }

@@ -111,6 +111,14 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", n.Name, n.Type, n.MinSeverity)
 	}
 	w.Flush()
+	for _, n := range cfg.Notifiers {
+		if n.Type == "slack" && n.WebhookURL != "" {
+			fmt.Fprintf(e.stdout, "note: %s is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n", n.Name)
+		}
+		if n.Thread {
+			fmt.Fprintf(e.stdout, "note: %s sets thread: true, which this version accepts but does not act on yet: every event is a new post\n", n.Name)
+		}
+	}
 	fmt.Fprintf(e.stdout, "\n# effective configuration (defaults applied, secrets redacted)\n%s", cfg.Redacted())
 	return nil
 }

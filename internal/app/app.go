@@ -20,6 +20,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/build"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/retention"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -257,35 +258,7 @@ func check(cfg *config.Config, listen string) (map[string]notify.Notifier, error
 	return notifiers, nil
 }
 
-// BuildNotifiers builds every configured notifier, joining errors.
+// BuildNotifiers builds every configured notifier, joining errors (see notify/build).
 func BuildNotifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
-	amount := map[string]string{}
-	for _, a := range cfg.Apps {
-		amount[a.Name] = a.Amount
-	}
-	out := map[string]notify.Notifier{}
-	var errs []error
-	for _, n := range cfg.Notifiers {
-		var (
-			nt  notify.Notifier
-			err error
-		)
-		switch n.Type {
-		case "slack":
-			nt, err = notify.NewSlack(notify.SlackConfig{
-				Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), Token: n.Token.Reveal(), Channel: n.Channel,
-				APIURL: n.APIURL, PublicURL: cfg.HTTP.PublicURL, AmountKind: func(app string) string { return amount[app] },
-			})
-		case "webhook":
-			nt, err = notify.NewWebhook(notify.WebhookConfig{Name: n.Name, URL: n.URL.Reveal(), Secret: n.Secret.Reveal()})
-		default:
-			err = fmt.Errorf("unknown type %q", n.Type)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("notifier %s: %w", n.Name, err))
-			continue
-		}
-		out[n.Name] = nt
-	}
-	return out, errors.Join(errs...)
+	return build.Notifiers(cfg)
 }

@@ -59,21 +59,37 @@ type Delivery struct{ MaxAge time.Duration }
 // Retention says how long history is kept.
 type Retention struct{ Snapshots, Events time.Duration }
 
-// Notifier is one Slack destination or webhook endpoint.
+// Notifier is one destination of events. Which fields are set depends on Type; each
+// secret-carrying field is a Secret.
 type Notifier struct {
-	Name, Type string // type "slack" or "webhook"
+	Name, Type string // type: slack, webhook, telegram, feishu (or lark), dingtalk, wecom, teams, pagerduty, email
 
-	WebhookURL Secret // slack incoming webhook mode
+	// WebhookURL: slack incoming webhook mode; feishu/lark, dingtalk, wecom and teams (required).
+	WebhookURL Secret
 	Token      Secret // slack bot mode, with Channel
 	Channel    string
-	APIURL     string // optional override of Slack's API base
+	Thread     bool   // slack bot mode: reply in the alert episode's thread
+	APIURL     string // optional override of the API base: slack, telegram, pagerduty
 
 	URL    Secret // webhook (or url_file): receivers often put a credential in it
-	Secret Secret // webhook, optional: "whsec_" + base64
+	Secret Secret // webhook, optional: "whsec_" + base64; feishu/lark and dingtalk, optional: the signing secret
 
-	MinSeverity string // "warning" or "critical"
-	// Events lists the non-alert events this notifier also gets: "topup", "gift_expired".
-	Events []string
+	BotToken Secret // telegram
+	ChatID   string // telegram: a numeric id or @channelname
+
+	RoutingKey Secret // pagerduty: the Events API v2 integration key
+
+	// email
+	SMTPHost string
+	SMTPPort int
+	Username string
+	Password Secret
+	From     string
+	To       []string
+	StartTLS string // "required", "opportunistic" or "off"
+
+	MinSeverity string   // "warning" or "critical"
+	Events      []string // the non-alert events this notifier also gets: "topup", "gift_expired"
 }
 
 // App is one monitored EngageLab application, merged with the defaults.

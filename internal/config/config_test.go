@@ -401,7 +401,8 @@ func secrets(cfg *Config) []string {
 		s = append(s, t.Token.Reveal())
 	}
 	for _, n := range cfg.Notifiers {
-		s = append(s, n.WebhookURL.Reveal(), n.Token.Reveal(), n.Secret.Reveal())
+		s = append(s, n.WebhookURL.Reveal(), n.Token.Reveal(), n.Secret.Reveal(), n.URL.Reveal(),
+			n.BotToken.Reveal(), n.RoutingKey.Reveal(), n.Password.Reveal())
 	}
 	for _, a := range cfg.Apps {
 		s = append(s, a.DevSecret.Reveal())
@@ -432,8 +433,8 @@ func assertNoSecret(t *testing.T, cfg *Config, what, out string) {
 
 func TestRedacted(t *testing.T) {
 	cfg := loadFull(t)
-	if n := len(secrets(cfg)); n != 7 {
-		t.Fatalf("the full example has %d secrets, want 7", n)
+	if n := len(secrets(cfg)); n != 8 {
+		t.Fatalf("the full example has %d secrets, want 8", n)
 	}
 	out := cfg.Redacted()
 	assertNoSecret(t, cfg, "Redacted()", out)
@@ -485,4 +486,48 @@ apps: [{name: a, dev_key: k, dev_secret: s, schedule: "`+spec+`"}]
 			t.Errorf("%s: interval %v, want %v", spec, got, want)
 		}
 	}
+}
+
+var notifiersEnv = env(map[string]string{
+	"DATABASE_URL":          "postgres://monitor:db-s3cr3t@db/monitor",
+	"DEV_SECRET":            "dev-s3cr3t",
+	"SLACK_BOT_TOKEN":       "xoxb-bot-s3cr3t",
+	"TELEGRAM_BOT_TOKEN":    "123456789:AAH-tg-s3cr3t",
+	"FEISHU_WEBHOOK_URL":    "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-s3cr3t",
+	"FEISHU_SECRET":         "feishu-sign-s3cr3t",
+	"DINGTALK_WEBHOOK_URL":  "https://oapi.dingtalk.com/robot/send?access_token=ding-s3cr3t",
+	"DINGTALK_SECRET":       "SECding-s3cr3t",
+	"WECOM_WEBHOOK_URL":     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-s3cr3t",
+	"TEAMS_WEBHOOK_URL":     "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=teams-s3cr3t",
+	"PAGERDUTY_ROUTING_KEY": "pd-routing-key-s3cr3t-012345678a",
+})
+
+// Every notifier type, read into the fields its package is built from.
+func TestEveryNotifierType(t *testing.T) {
+	cfg, err := Load("testdata/good/notifiers.yaml", notifiersEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Notifier{
+		{Name: "ops-bot", Type: "slack", Token: "xoxb-bot-s3cr3t", Channel: "C0123456789", Thread: true, MinSeverity: "warning"},
+		{Name: "tg", Type: "telegram", BotToken: "123456789:AAH-tg-s3cr3t", ChatID: "-1001234567890", APIURL: "https://api.telegram.org", MinSeverity: "warning"},
+		{Name: "feishu", Type: "feishu", WebhookURL: "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-s3cr3t", Secret: "feishu-sign-s3cr3t", MinSeverity: "critical"},
+		{Name: "lark", Type: "lark", WebhookURL: "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-s3cr3t", MinSeverity: "warning"},
+		{Name: "ding", Type: "dingtalk", WebhookURL: "https://oapi.dingtalk.com/robot/send?access_token=ding-s3cr3t", Secret: "SECding-s3cr3t", MinSeverity: "warning"},
+		{Name: "wecom", Type: "wecom", WebhookURL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-s3cr3t", MinSeverity: "warning", Events: []string{"topup"}},
+		{Name: "teams", Type: "teams", WebhookURL: "https://prod-01.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=teams-s3cr3t", MinSeverity: "warning"},
+		{Name: "pd", Type: "pagerduty", RoutingKey: "pd-routing-key-s3cr3t-012345678a", APIURL: "https://events.pagerduty.com", MinSeverity: "critical"},
+		{Name: "finance", Type: "webhook", URL: "https://hooks.example.com/finance", MinSeverity: "warning", Events: []string{"topup", "gift_expired"}},
+		{Name: "mail", Type: "email", SMTPHost: "smtp.example.com", SMTPPort: 2525, Username: "alerts@example.com",
+			Password: "smtp-s3cr3t-password", StartTLS: "opportunistic", From: "Balance monitor <alerts@example.com>",
+			To: []string{"ops@example.com", "finance@example.com"}, MinSeverity: "warning"},
+		{Name: "mail-local", Type: "email", SMTPHost: "127.0.0.1", SMTPPort: 587, StartTLS: "off", From: "alerts@example.com",
+			To: []string{"ops@example.com"}, MinSeverity: "warning"},
+	}
+	if diff := cmp.Diff(want, cfg.Notifiers); diff != "" {
+		t.Errorf("notifiers (-want +got):\n%s", diff)
+	}
+	out := cfg.Redacted()
+	assertNoSecret(t, cfg, "Redacted()", out)
+	golden(t, "testdata/good/notifiers.redacted.yaml", out)
 }

@@ -42,15 +42,27 @@ type (
 		Scope string `yaml:"scope"`
 	}
 	fileNotifier struct {
-		Name        string `yaml:"name"`
-		Type        string `yaml:"type"`
-		WebhookURL  Secret `yaml:"webhook_url,omitempty"`
-		Token       Secret `yaml:"token,omitempty"`
-		Channel     string `yaml:"channel,omitempty"`
-		APIURL      string `yaml:"api_url,omitempty"`
-		URL         Secret `yaml:"url,omitempty"`
-		Secret      Secret `yaml:"secret,omitempty"`
-		MinSeverity string `yaml:"min_severity"`
+		Name        string   `yaml:"name"`
+		Type        string   `yaml:"type"`
+		WebhookURL  Secret   `yaml:"webhook_url,omitempty"`
+		Token       Secret   `yaml:"token,omitempty"`
+		Channel     string   `yaml:"channel,omitempty"`
+		Thread      bool     `yaml:"thread,omitempty"`
+		BotToken    Secret   `yaml:"bot_token,omitempty"`
+		ChatID      string   `yaml:"chat_id,omitempty"`
+		RoutingKey  Secret   `yaml:"routing_key,omitempty"`
+		APIURL      string   `yaml:"api_url,omitempty"`
+		URL         Secret   `yaml:"url,omitempty"`
+		Secret      Secret   `yaml:"secret,omitempty"`
+		SMTPHost    string   `yaml:"smtp_host,omitempty"`
+		SMTPPort    int      `yaml:"smtp_port,omitempty"`
+		Username    string   `yaml:"username,omitempty"`
+		Password    Secret   `yaml:"password,omitempty"`
+		From        string   `yaml:"from,omitempty"`
+		To          []string `yaml:"to,omitempty,flow"`
+		StartTLS    string   `yaml:"starttls,omitempty"`
+		MinSeverity string   `yaml:"min_severity"`
+		Events      []string `yaml:"events,omitempty,flow"`
 	}
 	fileApp struct {
 		Name       string `yaml:"name"`
@@ -103,8 +115,13 @@ func (c *Config) Redacted() string {
 	f.Retention.Snapshots = formatDuration(c.Retention.Snapshots)
 	f.Retention.Events = formatDuration(c.Retention.Events)
 	for _, n := range c.Notifiers {
-		f.Notifiers = append(f.Notifiers, fileNotifier{Name: n.Name, Type: n.Type, WebhookURL: n.WebhookURL, Token: n.Token,
-			Channel: n.Channel, APIURL: n.APIURL, URL: n.URL, Secret: n.Secret, MinSeverity: n.MinSeverity})
+		f.Notifiers = append(f.Notifiers, fileNotifier{
+			Name: n.Name, Type: n.Type, WebhookURL: n.WebhookURL, Token: n.Token, Channel: n.Channel,
+			Thread: n.Thread, BotToken: n.BotToken, ChatID: n.ChatID, RoutingKey: n.RoutingKey,
+			APIURL: n.APIURL, URL: n.URL, Secret: n.Secret, SMTPHost: n.SMTPHost, SMTPPort: n.SMTPPort,
+			Username: n.Username, Password: n.Password, From: n.From, To: n.To, StartTLS: n.StartTLS,
+			MinSeverity: n.MinSeverity, Events: n.Events,
+		})
 	}
 	for _, a := range c.Apps {
 		fa := fileApp{

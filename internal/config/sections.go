@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net"
 	"regexp"
@@ -213,108 +212,4 @@ func (d *decoder) name(f fields, seen map[string]string) string {
 		return v
 	}
 	return ""
-}
-
-var (
-	commonNotifierKeys = []string{"name", "type", "min_severity"}
-	notifierKeys       = map[string][]string{
-		"slack":   {"webhook_url", "webhook_url_file", "token", "token_file", "channel", "api_url"},
-		"webhook": {"url", "url_file", "secret", "secret_file"},
-	}
-)
-
-func (d *decoder) notifiers(n *yaml.Node) []Notifier {
-	var out []Notifier
-	seen := map[string]string{}
-	for i, item := range d.sequence(n, "notifiers") {
-		path := labelled(fmt.Sprintf("notifiers[%d]", i), item)
-		typ := ""
-		if item.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(item.Content); j += 2 {
-				if item.Content[j].Value == "type" {
-					typ = deref(item.Content[j+1]).Value
-				}
-			}
-		}
-		keys, kind := append([]string{}, commonNotifierKeys...), ""
-		switch typ {
-		case "slack", "webhook":
-			kind = "a " + typ + " notifier"
-			keys = append(keys, notifierKeys[typ]...)
-		default:
-			keys = append(append(keys, notifierKeys["slack"]...), notifierKeys["webhook"]...)
-		}
-		f := d.mappingOf(item, path, kind, keys...)
-		if f.node == nil {
-			continue
-		}
-		nt := Notifier{Name: d.name(f, seen)}
-		nt.Type = d.oneOf(f, "type", "", "slack", "webhook")
-		if nt.Type == "" && !f.has("type") {
-			d.add(f.node, join(path, "type"), `is required ("slack" or "webhook")`)
-		}
-		nt.MinSeverity = d.oneOf(f, "min_severity", "warning", "warning", "critical")
-		switch nt.Type {
-		case "slack":
-			d.slack(f, &nt)
-		case "webhook":
-			d.webhook(f, &nt)
-		}
-		out = append(out, nt)
-	}
-	return out
-}
-
-func (d *decoder) slack(f fields, nt *Notifier) {
-	hasWebhook := f.has("webhook_url") || f.has("webhook_url_file")
-	hasToken := f.has("token") || f.has("token_file")
-	switch {
-	case hasWebhook && hasToken:
-		d.add(f.node, f.path, "set either webhook_url or token (with channel), not both")
-		return
-	case !hasWebhook && !hasToken:
-		d.add(f.node, f.path, "a slack notifier needs webhook_url, or token and channel")
-		return
-	case hasWebhook:
-		var ok bool
-		if nt.WebhookURL, ok = d.secret(f, "webhook_url", true); ok && !isHTTPURL(nt.WebhookURL.Reveal()) {
-			d.add(f.get("webhook_url"), join(f.path, "webhook_url"), "must be an absolute http:// or https:// URL")
-		}
-		if f.has("channel") {
-			d.add(f.get("channel"), join(f.path, "channel"), "only applies with token: an incoming webhook posts to its own channel")
-		}
-	default:
-		nt.Token, _ = d.secret(f, "token", true)
-		nt.Channel = d.requiredStr(f, "channel", "is required with token")
-	}
-	nt.APIURL, _ = d.httpURL(f, "api_url")
-}
-
-func (d *decoder) webhook(f fields, nt *Notifier) {
-	// The URL is a secret: receivers often carry their credential in the path or query.
-	url, ok := d.secret(f, "url", true)
-	if ok && !isHTTPURL(url.Reveal()) {
-		key := "url"
-		if f.has("url_file") {
-			key = "url_file"
-		}
-		d.add(f.get(key), join(f.path, key), "must be an absolute http:// or https:// URL")
-	}
-	nt.URL = url
-	if nt.Secret, ok = d.secret(f, "secret", false); ok && !isWebhookSecret(nt.Secret.Reveal()) {
-		key := "secret"
-		if f.has("secret_file") {
-			key = "secret_file"
-		}
-		d.add(f.get(key), join(f.path, key), `must be "whsec_" followed by base64, as Standard Webhooks secrets are`)
-	}
-}
-
-func isWebhookSecret(s string) bool {
-	key, ok := strings.CutPrefix(s, "whsec_")
-	if !ok || key == "" {
-		return false
-	}
-	_, err := base64.StdEncoding.DecodeString(key)
-	return err == nil
 }

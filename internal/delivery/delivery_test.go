@@ -19,6 +19,8 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	slacknotify "github.com/opsbalance/engagelab-monitor/internal/notify/slack"
+	webhooknotify "github.com/opsbalance/engagelab-monitor/internal/notify/webhook"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -88,11 +90,7 @@ func (rc *receiver) got() []request {
 
 func webhook(t *testing.T, name string, rc *receiver) notify.Notifier {
 	t.Helper()
-	w, err := notify.NewWebhook(notify.WebhookConfig{Name: name, URL: rc.URL + secretPath + "?token=hidden", Secret: webhookSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return webhooknotify.New(webhooknotify.Config{Name: name, URL: rc.URL + secretPath + "?token=hidden", Secret: webhookSecret})
 }
 
 // outbox is a database with apps whose events are queued through store.Apply, as the poller does.
@@ -343,11 +341,7 @@ func TestTwoWorkersNeverSendARowTwice(t *testing.T) {
 		return http.StatusOK, nil, "ok"
 	})
 	notifier := func(name string) notify.Notifier {
-		w, err := notify.NewWebhook(notify.WebhookConfig{Name: name, URL: rc.URL + "/" + name, Secret: webhookSecret})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
+		return webhooknotify.New(webhooknotify.Config{Name: name, URL: rc.URL + "/" + name, Secret: webhookSecret})
 	}
 	var ids []string
 	now := time.Now()
@@ -426,10 +420,7 @@ func TestSlackRateLimitIsHonoured(t *testing.T) {
 		}
 		return http.StatusOK, nil, "ok"
 	})
-	slack, err := notify.NewSlack(notify.SlackConfig{Name: "ops", WebhookURL: rc.URL + secretPath})
-	if err != nil {
-		t.Fatal(err)
-	}
+	slack := slacknotify.New(slacknotify.Config{Name: "ops", WebhookURL: rc.URL + secretPath})
 	o := newOutbox(t, "checkout")
 	id := o.queue("checkout", alert.Firing, time.Now(), "ops")
 	run(t, o.st, map[string]notify.Notifier{"ops": slack})
@@ -459,10 +450,7 @@ func TestSlackChannelNotFoundIsDead(t *testing.T) {
 	rc := newReceiver(t, func(int, request) (int, http.Header, string) {
 		return http.StatusOK, http.Header{"Content-Type": {"application/json"}}, `{"ok":false,"error":"channel_not_found"}`
 	})
-	slack, err := notify.NewSlack(notify.SlackConfig{Name: "ops-bot", Token: "xoxb-secret-token", Channel: "C0123456789", APIURL: rc.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	slack := slacknotify.New(slacknotify.Config{Name: "ops-bot", Token: "xoxb-secret-token", Channel: "C0123456789", APIURL: rc.URL})
 	o := newOutbox(t, "checkout")
 	now := time.Now()
 	refused := o.queue("checkout", alert.Firing, now, "ops-bot")

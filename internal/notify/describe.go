@@ -31,18 +31,18 @@ func describeAlert(e Event, amountKind string) string {
 	case "low_balance":
 		if amount != "" && e.Threshold != "" {
 			return fmt.Sprintf("%s: %s %s is below the %s threshold %s",
-				e.App, label, money(amount, e.Currency), e.Severity, money(e.Threshold, e.Currency))
+				e.App, label, Money(amount, e.Currency), e.Severity, Money(e.Threshold, e.Currency))
 		}
 	case "overdraft":
 		if e.TotalBalance != "" {
 			return fmt.Sprintf("%s: total balance %s is below zero; the account is in arrears",
-				e.App, money(e.TotalBalance, e.Currency))
+				e.App, Money(e.TotalBalance, e.Currency))
 		}
 	case "overdraft_limit":
 		if e.TotalBalance != "" {
-			s := fmt.Sprintf("%s: total balance %s is close to the overdraft limit", e.App, money(e.TotalBalance, e.Currency))
+			s := fmt.Sprintf("%s: total balance %s is close to the overdraft limit", e.App, Money(e.TotalBalance, e.Currency))
 			if e.Threshold != "" {
-				s += fmt.Sprintf(" (threshold %s)", money(e.Threshold, e.Currency))
+				s += fmt.Sprintf(" (threshold %s)", Money(e.Threshold, e.Currency))
 			}
 			return s
 		}
@@ -55,7 +55,7 @@ func describeAlert(e Event, amountKind string) string {
 	case "stale":
 		return fmt.Sprintf("%s: no successful poll since %s", e.App, e.Since.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("%s: %s", e.App, level(e.Rule, e.Severity))
+	return fmt.Sprintf("%s: %s", e.App, Level(e.Rule, e.Severity))
 }
 
 func describeResolved(e Event, amountKind string) string {
@@ -70,13 +70,13 @@ func describeResolved(e Event, amountKind string) string {
 	case "stale":
 		s = e.App + ": fresh data again"
 	default:
-		s = e.App + ": " + level(e.Rule, "") + " resolved"
+		s = e.App + ": " + Level(e.Rule, "") + " resolved"
 	}
 	switch label, amount := chosenAmount(e, amountKind); {
 	case e.Recharged != "" && e.TotalBalance != "":
-		s += fmt.Sprintf(": recharged +%s, total now %s", money(e.Recharged, e.Currency), money(e.TotalBalance, e.Currency))
+		s += fmt.Sprintf(": recharged +%s, total now %s", Money(e.Recharged, e.Currency), Money(e.TotalBalance, e.Currency))
 	case amount != "":
-		s += fmt.Sprintf("; %s is now %s", label, money(amount, e.Currency))
+		s += fmt.Sprintf("; %s is now %s", label, Money(amount, e.Currency))
 	}
 	return s
 }
@@ -90,8 +90,8 @@ func chosenAmount(e Event, amountKind string) (label, amount string) {
 	return "total balance", e.TotalBalance
 }
 
-// level names an alert level in words; severity is shown only where a rule has two.
-func level(rule, severity string) string {
+// Level names an alert level in words; severity is shown only where a rule has two.
+func Level(rule, severity string) string {
 	switch rule {
 	case "low_balance":
 		if severity == "" {
@@ -123,7 +123,8 @@ func level(rule, severity string) string {
 	return strings.ReplaceAll(rule, "_", " ") + " (" + severity + ")"
 }
 
-func money(amount, currency string) string {
+// Money joins an amount and its currency: "80.0000 USD".
+func Money(amount, currency string) string {
 	if currency == "" {
 		return amount
 	}
@@ -154,8 +155,8 @@ func errorDetail(e *EventError) string {
 	return " (" + s + ")"
 }
 
-// formatDuration renders how long an alert has fired, to the minute: "45s", "12m", "2h 15m", "3d 4h".
-func formatDuration(d time.Duration) string {
+// FormatDuration renders how long an alert has fired, to the minute: "45s", "12m", "2h 15m", "3d 4h".
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d/time.Second))

@@ -11,18 +11,18 @@ func describeSpend(e Event, amountKind string) (string, bool) {
 	sp := e.Spend
 	switch {
 	case e.Type == TypeTopup:
-		s := fmt.Sprintf("%s: recharged +%s", e.App, money(e.Amount, e.Currency))
+		s := fmt.Sprintf("%s: recharged +%s", e.App, Money(e.Amount, e.Currency))
 		if e.Paid != "" && e.Gift != "" {
 			s += fmt.Sprintf(" (paid %s, gift %s)", signed(e.Paid), signed(e.Gift))
 		}
 		if e.TotalBalance != "" {
-			s += fmt.Sprintf(", total now %s", money(e.TotalBalance, e.Currency))
+			s += fmt.Sprintf(", total now %s", Money(e.TotalBalance, e.Currency))
 		}
 		return s, true
 	case e.Type == TypeGiftExpired:
-		s := fmt.Sprintf("%s: gift credit of %s expired", e.App, money(e.Amount, e.Currency))
+		s := fmt.Sprintf("%s: gift credit of %s expired", e.App, Money(e.Amount, e.Currency))
 		if e.TotalBalance != "" {
-			s += fmt.Sprintf(", total now %s", money(e.TotalBalance, e.Currency))
+			s += fmt.Sprintf(", total now %s", Money(e.TotalBalance, e.Currency))
 		}
 		return s, true
 	case e.Type == TypeResolved:
@@ -31,21 +31,21 @@ func describeSpend(e Event, amountKind string) (string, bool) {
 		label, amount := chosenAmount(e, amountKind)
 		s := fmt.Sprintf("%s: runway low (%s)", e.App, e.Severity)
 		if amount != "" {
-			s += fmt.Sprintf(": %s %s left", label, money(amount, e.Currency))
+			s += fmt.Sprintf(": %s %s left", label, Money(amount, e.Currency))
 		}
 		if dry := runsDry(e); dry != "" {
 			s += "; " + dry
 		}
 		return s, true
 	case e.Rule == "abnormal_spend" && sp != nil && sp.WindowSpent != "":
-		s := fmt.Sprintf("%s: abnormal spend: %s in the last %s", e.App, money(sp.WindowSpent, e.Currency), sp.Window)
+		s := fmt.Sprintf("%s: abnormal spend: %s in the last %s", e.App, Money(sp.WindowSpent, e.Currency), sp.Window)
 		if sp.TypicalWindowSpent != "" {
-			s += fmt.Sprintf(", against a usual %s for such a window (median of the last 7 days)", money(sp.TypicalWindowSpent, e.Currency))
+			s += fmt.Sprintf(", against a usual %s for such a window (median of the last 7 days)", Money(sp.TypicalWindowSpent, e.Currency))
 		}
 		return s + "; check for SMS pumping", true
 	case e.Rule == "daily_spend_limit" && sp != nil && sp.SpentToday != "":
 		return fmt.Sprintf("%s: spent %s today (since %s), over the daily limit %s",
-			e.App, money(sp.SpentToday, e.Currency), sp.DayStart, money(sp.DailySpendLimit, e.Currency)), true
+			e.App, Money(sp.SpentToday, e.Currency), sp.DayStart, Money(sp.DailySpendLimit, e.Currency)), true
 	}
 	return "", false
 }
@@ -57,7 +57,7 @@ func runsDry(e Event) string {
 	if sp == nil || sp.BurnRate == "" {
 		return ""
 	}
-	rate := money(sp.BurnRate, e.Currency) + "/h"
+	rate := Money(sp.BurnRate, e.Currency) + "/h"
 	switch {
 	case sp.RunwaySeconds == nil:
 		return "spending " + rate

@@ -190,8 +190,8 @@ func TestFormatDuration(t *testing.T) {
 		{3*24*time.Hour + 4*time.Hour + 59*time.Minute, "3d 4h"},
 	}
 	for _, tt := range tests {
-		if got := formatDuration(tt.d); got != tt.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		if got := FormatDuration(tt.d); got != tt.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }

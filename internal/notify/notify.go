@@ -1,5 +1,8 @@
-// Package notify delivers alert events to people and systems: Slack (incoming webhook or bot
-// token) and generic HTTP webhooks signed per Standard Webhooks.
+// Package notify holds what every notifier shares: the Event they deliver (the webhook body),
+// the Notifier interface, the classified *Error the outbox worker steers retries by, the
+// wording of events (Describe, Title, Fields) and the HTTP helpers that keep secrets out of
+// errors. Each channel lives in its own package below this one (slack, webhook, telegram,
+// feishu, dingtalk, wecom, teams, pagerduty, email); build turns the config into notifiers.
 //
 // A notifier makes exactly one delivery attempt per call. It does not retry, queue or
 // deduplicate: the outbox worker owns that, steered by the classification in *Error
@@ -12,9 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -151,53 +151,4 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return e.RetryAfter, true
 	}
 	return 0, false
-}
-
-// retryableStatus is the HTTP statuses worth another attempt; other 4xx mean the request
-// itself is refused and will be refused again.
-func retryableStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-}
-
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date; 0 if absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return time.Duration(max(secs, 0)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
-}
-
-// redactURL keeps scheme and host: Slack and webhook URLs carry their credential in the path
-// or query.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "[redacted URL]"
-	}
-	return u.Scheme + "://" + u.Host
-}
-
-// redactErr strips the URL from a transport error (net/http puts the full request URL into
-// *url.Error, and slack-go passes it on). Other errors are returned unchanged.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
-	}
-	return err
-}
-
-// checkHTTPURL rejects anything but an absolute http(s) URL, without echoing it (it may be secret).
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("must be an absolute http or https URL")
-	}
-	return nil
 }

@@ -3,117 +3,9 @@ package notify
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// Secrets planted in every notifier under test; no error may show any of them.
-const (
-	secretPath   = "/hooks/T000/B000/SECRETSECRET"
-	secretQuery  = "sig=QUERYSECRET"
-	slackToken   = "xoxb-1111-TOKENSECRET"
-	signingKey   = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // Standard Webhooks' example secret
-	secretMarker = "SECRET"
-)
-
-// assertNoLeak fails if err, or anything it wraps, shows a secret or a URL path.
-func assertNoLeak(t *testing.T, err error, rawURL string) {
-	t.Helper()
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		msg := e.Error()
-		for _, s := range []string{secretPath, "QUERYSECRET", "TOKENSECRET", signingKey, rawURL, secretMarker} {
-			if s != "" && strings.Contains(msg, s) {
-				t.Errorf("error %q (in chain of %q) contains %q", msg, err, s)
-			}
-		}
-	}
-}
-
-// request is what a fake receiver saw.
-type request struct {
-	Method, Path, RawQuery string
-	Header                 http.Header
-	Body                   []byte
-}
-
-// receiver is a fake endpoint that records each request and answers with respond.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []request
-}
-
-func newReceiver(t *testing.T, respond http.HandlerFunc) *receiver {
-	t.Helper()
-	rc := &receiver{}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Errorf("read request body: %v", err)
-		}
-		rc.mu.Lock()
-		rc.seen = append(rc.seen, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
-		rc.mu.Unlock()
-		respond(w, r)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) requests() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]request(nil), rc.seen...)
-}
-
-// only returns the single request the receiver got, failing otherwise.
-func (rc *receiver) only(t *testing.T) request {
-	t.Helper()
-	got := rc.requests()
-	if len(got) != 1 {
-		t.Fatalf("receiver got %d requests, want 1", len(got))
-	}
-	return got[0]
-}
-
-// status answers with code and optional headers (name, value pairs).
-func status(code int, header ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.WriteHeader(code)
-	}
-}
-
-// hang answers only once the client has given up.
-func hang(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
-
-// classification is what the outbox worker reads from a failed delivery.
-type classification struct {
-	Permanent  bool
-	RetryAfter time.Duration
-	Status     int
-	Message    string
-}
-
-func classify(t *testing.T, err error) classification {
-	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *notify.Error", err, err)
-	}
-	retryAfter, ok := RetryAfter(err)
-	if ok != (retryAfter > 0) {
-		t.Errorf("RetryAfter() = %v, %v: inconsistent", retryAfter, ok)
-	}
-	return classification{IsPermanent(err), retryAfter, e.Status, err.Error()}
-}
 
 func TestClassificationSurvivesWrapping(t *testing.T) {
 	err := fmt.Errorf("deliver row 7: %w", &Error{Permanent: true, RetryAfter: time.Second, Err: errors.New("x")})
@@ -123,5 +15,98 @@ func TestClassificationSurvivesWrapping(t *testing.T) {
 	plain := errors.New("plain")
 	if _, ok := RetryAfter(plain); IsPermanent(plain) || ok {
 		t.Errorf("a plain error must count as retryable without a wait")
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://api.telegram.org/bot123:SECRET/sendMessage":          "https://api.telegram.org",
+		"https://oapi.dingtalk.com/robot/send?access_token=SECRET":    "https://oapi.dingtalk.com",
+		"https://user:SECRET@hooks.example.com/x":                     "https://hooks.example.com",
+		"hooks.example.com/SECRET":                                    "[redacted URL]",
+		"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET": "https://qyapi.weixin.qq.com",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestTitleAndFallbacks(t *testing.T) {
+	tests := []struct {
+		name      string
+		e         Event
+		tone      string
+		title     string
+		text      string
+		numFields int
+	}{
+		{
+			name:  "critical escalation",
+			e:     Event{Type: TypeEscalated, App: "checkout", Rule: "low_balance", Severity: "critical", Message: "m", TotalBalance: "80.0000", Currency: "USD"},
+			tone:  "critical",
+			title: "CRITICAL checkout: low balance (critical)",
+			text:  "m", numFields: 1,
+		},
+		{
+			name:  "resolve",
+			e:     Event{Type: TypeResolved, App: "checkout", Rule: "stale", Severity: "warning"},
+			tone:  "resolved",
+			title: "Resolved checkout: no fresh data",
+			text:  "checkout: fresh data again",
+		},
+		{
+			name: "a top-up",
+			e: Event{Type: TypeTopup, App: "checkout", Message: "checkout: recharged +500.0000 USD", Amount: "500.0000",
+				Currency: "USD", TotalBalance: "612.3400", Since: observedAt.Add(-time.Hour), ObservedAt: observedAt},
+			tone:  "info",
+			title: "Info checkout: top-up",
+			text:  "checkout: recharged +500.0000 USD", numFields: 2, // total and recharged; no "Firing for" on a non-alert
+		},
+		{
+			name:  "an event type this version does not know keeps its message",
+			e:     Event{Type: "balance.refund", App: "checkout", Message: "checkout: refunded 3.0000 USD", ObservedAt: observedAt},
+			tone:  "info",
+			title: "Info checkout: balance.refund",
+			text:  "checkout: refunded 3.0000 USD",
+		},
+		{
+			name:  "test",
+			e:     TestEvent("ops", observedAt),
+			tone:  "test",
+			title: "Test message",
+			text:  "Test message from engagelab-monitor: if you can read this, notifier ops works.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Tone(tt.e); got != tt.tone {
+				t.Errorf("Tone = %q, want %q", got, tt.tone)
+			}
+			if got := Title(tt.e); got != tt.title {
+				t.Errorf("Title = %q, want %q", got, tt.title)
+			}
+			if got := Text(tt.e); got != tt.text {
+				t.Errorf("Text = %q, want %q", got, tt.text)
+			}
+			if got := len(Fields(tt.e)); got != tt.numFields {
+				t.Errorf("Fields = %v, want %d", Fields(tt.e), tt.numFields)
+			}
+		})
+	}
+}
+
+func TestFieldsCarryTheBurnRate(t *testing.T) {
+	e := Event{Type: TypeFiring, App: "checkout", Rule: "runway_low", Severity: "warning", Currency: "USD",
+		TotalBalance: "35.0000", Spend: &EventSpend{BurnRate: "2.5000"}, ObservedAt: observedAt, Since: observedAt.Add(-time.Hour)}
+	want := []Field{{"Total balance", "35.0000 USD"}, {"Burn rate", "2.5000 USD/h"}, {"Firing for", "1h"}}
+	got := Fields(e)
+	if len(got) != len(want) {
+		t.Fatalf("Fields = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Fields[%d] = %v, want %v", i, got[i], want[i])
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"context"
@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 )
 
 // slackView is what a person reading the Slack message sees, pulled out of the Block Kit JSON.
@@ -83,26 +85,31 @@ func webhookView(t *testing.T, body []byte) slackView {
 	return viewOf(t, msg.Text, msg.Blocks)
 }
 
-func newTestSlack(t *testing.T, c SlackConfig) *Slack {
+// Secrets planted in the notifiers under test.
+const (
+	secretPath  = "/hooks/T000/B000/SECRETSECRET"
+	secretQuery = "sig=QUERYSECRET"
+	slackToken  = "xoxb-1111-TOKENSECRET"
+)
+
+var secrets = []string{"SECRET", secretPath, "QUERYSECRET", slackToken}
+
+func newTestSlack(t *testing.T, c Config) *Notifier {
 	t.Helper()
-	s, err := NewSlack(c)
-	if err != nil {
-		t.Fatalf("NewSlack: %v", err)
-	}
-	return s
+	return New(c)
 }
 
 func TestSlackRendering(t *testing.T) {
-	since := observedAt.Add(-(2*time.Hour + 15*time.Minute))
+	since := notifytest.ObservedAt.Add(-(2*time.Hour + 15*time.Minute))
 	tests := []struct {
 		name       string
-		event      Event
+		event      notify.Event
 		amountKind string
 		want       slackView
 	}{
 		{
 			name:  "critical escalation",
-			event: func() Event { e := escalation(); e.Since = since; return e }(),
+			event: func() notify.Event { e := notifytest.Escalation(); e.Since = since; return e }(),
 			want: slackView{
 				Text:    ":rotating_light: CRITICAL checkout: total balance 80.0000 USD is below the critical threshold 100.0000 USD",
 				Header:  ":rotating_light: CRITICAL checkout: low balance (critical)",
@@ -115,9 +122,9 @@ func TestSlackRendering(t *testing.T) {
 		},
 		{
 			name: "warning reminder worded from the paid balance when the message is empty",
-			event: Event{Type: TypeReminder, App: "eu<shop>", Alert: "money", Rule: "low_balance", Severity: "warning",
+			event: notify.Event{Type: notify.TypeReminder, App: "eu<shop>", Alert: "money", Rule: "low_balance", Severity: "warning",
 				Currency: "USD", Balance: "450.0000", GiftBalance: "60.0000", TotalBalance: "510.0000", Threshold: "500.0000",
-				ObservedAt: observedAt, Since: observedAt.Add(-50 * time.Minute)},
+				ObservedAt: notifytest.ObservedAt, Since: notifytest.ObservedAt.Add(-50 * time.Minute)},
 			amountKind: "balance",
 			want: slackView{
 				Text:    ":warning: Warning eu&lt;shop&gt;: balance 450.0000 USD is below the warning threshold 500.0000 USD",
@@ -131,9 +138,9 @@ func TestSlackRendering(t *testing.T) {
 		},
 		{
 			name: "resolve says what the balance is now",
-			event: Event{Type: TypeResolved, App: "checkout", Alert: "money", Rule: "low_balance", Severity: "critical",
+			event: notify.Event{Type: notify.TypeResolved, App: "checkout", Alert: "money", Rule: "low_balance", Severity: "critical",
 				Currency: "USD", Balance: "250.0000", GiftBalance: "0.0000", TotalBalance: "250.0000",
-				ObservedAt: observedAt, Since: observedAt.Add(-26 * time.Hour),
+				ObservedAt: notifytest.ObservedAt, Since: notifytest.ObservedAt.Add(-26 * time.Hour),
 				Message: "checkout: low balance resolved; total balance is now 250.0000 USD"},
 			want: slackView{
 				Text:    ":white_check_mark: Resolved checkout: low balance resolved; total balance is now 250.0000 USD",
@@ -147,7 +154,7 @@ func TestSlackRendering(t *testing.T) {
 		},
 		{
 			name:  "access alert has no amounts",
-			event: accessEvent(),
+			event: notifytest.Access(),
 			want: slackView{
 				Text:    ":rotating_light: CRITICAL checkout: EngageLab rejected the API key (HTTP 401, code 2001: invalid token)",
 				Header:  ":rotating_light: CRITICAL checkout: API key rejected",
@@ -158,7 +165,7 @@ func TestSlackRendering(t *testing.T) {
 		},
 		{
 			name:  "test message",
-			event: TestEvent("ops", observedAt),
+			event: notify.TestEvent("ops", notifytest.ObservedAt),
 			want: slackView{
 				Text:    ":test_tube: Test Test message from engagelab-monitor: if you can read this, notifier ops works.",
 				Header:  ":test_tube: Test message",
@@ -169,14 +176,14 @@ func TestSlackRendering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := newReceiver(t, status(http.StatusOK))
-			s := newTestSlack(t, SlackConfig{Name: "ops", WebhookURL: rc.URL + secretPath,
+			rc := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+			s := newTestSlack(t, Config{Name: "ops", WebhookURL: rc.URL + secretPath,
 				PublicURL: "https://balance.example.com/", AmountKind: func(string) string { return tt.amountKind }})
 
 			if err := s.Notify(context.Background(), tt.event); err != nil {
 				t.Fatalf("Notify: %v", err)
 			}
-			got := rc.only(t)
+			got := rc.Only(t)
 			if got.Method != http.MethodPost || got.Path != secretPath || got.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("request = %s %s (%s), want a JSON POST to %s", got.Method, got.Path, got.Header.Get("Content-Type"), secretPath)
 			}
@@ -188,91 +195,27 @@ func TestSlackRendering(t *testing.T) {
 }
 
 func TestSlackWithoutPublicURLHasNoButton(t *testing.T) {
-	rc := newReceiver(t, status(http.StatusOK))
-	s := newTestSlack(t, SlackConfig{Name: "ops", WebhookURL: rc.URL + secretPath})
-	if err := s.Notify(context.Background(), escalation()); err != nil {
+	rc := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+	s := newTestSlack(t, Config{Name: "ops", WebhookURL: rc.URL + secretPath})
+	if err := s.Notify(context.Background(), notifytest.Escalation()); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
-	if got := webhookView(t, rc.only(t).Body); got.Button != "" {
+	if got := webhookView(t, rc.Only(t).Body); got.Button != "" {
 		t.Errorf("button = %q without a public URL, want none", got.Button)
 	}
 }
 
-func TestSlackWebhookFailures(t *testing.T) {
-	tests := []struct {
-		name    string
-		respond http.HandlerFunc
-		timeout time.Duration
-		want    classification
-	}{
-		{
-			name:    "rate limited with Retry-After",
-			respond: status(http.StatusTooManyRequests, "Retry-After", "7"),
-			want:    classification{Status: 429, RetryAfter: 7 * time.Second, Message: "slack ops: rate limited, retry after 7s"},
-		},
-		{
-			name:    "rate limited without Retry-After",
-			respond: status(http.StatusTooManyRequests),
-			want:    classification{Status: 429, Message: "slack ops: Slack answered HTTP 429"},
-		},
-		{
-			name: "channel not found is permanent",
-			respond: func(w http.ResponseWriter, _ *http.Request) {
-				w.WriteHeader(http.StatusNotFound)
-				fmt.Fprint(w, "channel_not_found")
-			},
-			want: classification{Permanent: true, Status: 404, Message: "slack ops: Slack answered HTTP 404"},
-		},
-		{
-			name:    "archived channel is permanent",
-			respond: status(http.StatusGone),
-			want:    classification{Permanent: true, Status: 410, Message: "slack ops: Slack answered HTTP 410"},
-		},
-		{
-			name:    "server error is retryable",
-			respond: status(http.StatusInternalServerError),
-			want:    classification{Status: 500, Message: "slack ops: Slack answered HTTP 500"},
-		},
-		{
-			name:    "timeout is retryable",
-			respond: hang,
-			timeout: 50 * time.Millisecond,
-			want: classification{Message: `slack ops: Post "ORIGIN": ` +
-				`context deadline exceeded (Client.Timeout exceeded while awaiting headers)`},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := newReceiver(t, tt.respond)
-			rawURL := rc.URL + secretPath + "?" + secretQuery
-			s := newTestSlack(t, SlackConfig{Name: "ops", WebhookURL: rawURL, Timeout: tt.timeout})
-
-			err := s.Notify(context.Background(), escalation())
-
-			want := tt.want
-			want.Message = strings.ReplaceAll(want.Message, "ORIGIN", rc.URL)
-			if diff := cmp.Diff(want, classify(t, err)); diff != "" {
-				t.Errorf("classification (-want +got):\n%s", diff)
-			}
-			assertNoLeak(t, err, rawURL)
-			if n := len(rc.requests()); n != 1 {
-				t.Errorf("receiver got %d requests, want exactly 1", n)
-			}
-		})
-	}
-}
-
 func TestSlackBot(t *testing.T) {
-	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+	rc := notifytest.NewReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"ok":true,"channel":"C0123456789","ts":"1764151200.000100"}`)
 	})
-	s := newTestSlack(t, SlackConfig{Name: "ops-bot", Token: slackToken, Channel: "C0123456789", APIURL: rc.URL + "/"})
+	s := newTestSlack(t, Config{Name: "ops-bot", Token: slackToken, Channel: "C0123456789", APIURL: rc.URL + "/"})
 
-	if err := s.Notify(context.Background(), accessEvent()); err != nil {
+	if err := s.Notify(context.Background(), notifytest.Access()); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
-	got := rc.only(t)
+	got := rc.Only(t)
 	if got.Method != http.MethodPost || got.Path != "/api/chat.postMessage" {
 		t.Errorf("request = %s %s, want POST /api/chat.postMessage", got.Method, got.Path)
 	}
@@ -307,108 +250,73 @@ func TestSlackBotFailures(t *testing.T) {
 	tests := []struct {
 		name    string
 		respond http.HandlerFunc
-		want    classification
+		want    notifytest.Classification
 	}{
 		{
 			name:    "channel not found is permanent",
 			respond: refuse("channel_not_found"),
-			want:    classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: channel_not_found"},
+			want:    notifytest.Classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: channel_not_found"},
 		},
 		{
 			name:    "invalid auth is permanent",
 			respond: refuse("invalid_auth"),
-			want:    classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: invalid_auth"},
+			want:    notifytest.Classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: invalid_auth"},
 		},
 		{
 			name:    "not in channel is permanent",
 			respond: refuse("not_in_channel"),
-			want:    classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: not_in_channel"},
+			want:    notifytest.Classification{Permanent: true, Message: "slack ops-bot: Slack refused the message: not_in_channel"},
 		},
 		{
 			name:    "Slack's internal error is retryable",
 			respond: refuse("internal_error"),
-			want:    classification{Message: "slack ops-bot: Slack refused the message: internal_error"},
+			want:    notifytest.Classification{Message: "slack ops-bot: Slack refused the message: internal_error"},
 		},
 		{
 			name:    "rate limited with Retry-After",
-			respond: status(http.StatusTooManyRequests, "Retry-After", "3"),
-			want:    classification{Status: 429, RetryAfter: 3 * time.Second, Message: "slack ops-bot: rate limited, retry after 3s"},
+			respond: notifytest.Status(http.StatusTooManyRequests, "Retry-After", "3"),
+			want:    notifytest.Classification{Status: 429, RetryAfter: 3 * time.Second, Message: "slack ops-bot: rate limited, retry after 3s"},
 		},
 		{
 			name:    "unavailable is retryable",
-			respond: status(http.StatusServiceUnavailable),
-			want:    classification{Status: 503, Message: "slack ops-bot: Slack answered HTTP 503"},
+			respond: notifytest.Status(http.StatusServiceUnavailable),
+			want:    notifytest.Classification{Status: 503, Message: "slack ops-bot: Slack answered HTTP 503"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := newReceiver(t, tt.respond)
-			s := newTestSlack(t, SlackConfig{Name: "ops-bot", Token: slackToken, Channel: "C0123456789", APIURL: rc.URL})
+			rc := notifytest.NewReceiver(t, tt.respond)
+			s := newTestSlack(t, Config{Name: "ops-bot", Token: slackToken, Channel: "C0123456789", APIURL: rc.URL})
 
-			err := s.Notify(context.Background(), escalation())
+			err := s.Notify(context.Background(), notifytest.Escalation())
 
-			if diff := cmp.Diff(tt.want, classify(t, err)); diff != "" {
+			if diff := cmp.Diff(tt.want, notifytest.Classify(t, err)); diff != "" {
 				t.Errorf("classification (-want +got):\n%s", diff)
 			}
-			assertNoLeak(t, err, rc.URL+"/api/chat.postMessage")
+			notifytest.AssertNotifyLeaksNoSecret(t, err, secrets...)
 		})
 	}
 }
 
-func TestSlackUnreachable(t *testing.T) {
-	for _, mode := range []string{"webhook", "bot"} {
-		t.Run(mode, func(t *testing.T) {
-			rc := newReceiver(t, status(http.StatusOK))
-			rc.Close()
-			c := SlackConfig{Name: "ops", WebhookURL: rc.URL + secretPath + "?" + secretQuery}
-			if mode == "bot" {
-				c = SlackConfig{Name: "ops", Token: slackToken, Channel: "C0123456789", APIURL: rc.URL}
-			}
-			err := newTestSlack(t, c).Notify(context.Background(), escalation())
-
-			got := classify(t, err)
-			if got.Permanent || !strings.Contains(got.Message, "dial tcp") {
-				t.Errorf("classification = %+v, want a retryable dial error", got)
-			}
-			assertNoLeak(t, err, c.WebhookURL)
+func TestConformance(t *testing.T) {
+	t.Run("incoming webhook", func(t *testing.T) {
+		notifytest.Conformance(t, notifytest.Target{
+			Prefix: "slack ops",
+			New: func(t *testing.T, base string, timeout time.Duration) notify.Notifier {
+				return New(Config{Name: "ops", WebhookURL: base + secretPath + "?" + secretQuery, Timeout: timeout})
+			},
+			Accept:  notifytest.Status(http.StatusOK),
+			Secrets: secrets,
 		})
-	}
-}
-
-func TestNewSlackRejects(t *testing.T) {
-	tests := []struct {
-		name string
-		c    SlackConfig
-		want string
-	}{
-		{
-			name: "neither mode",
-			c:    SlackConfig{Name: "ops"},
-			want: "slack ops: set webhook_url or token",
-		},
-		{
-			name: "both modes",
-			c:    SlackConfig{Name: "ops", WebhookURL: "https://hooks.slack.com" + secretPath, Token: slackToken, Channel: "C1"},
-			want: "slack ops: set webhook_url or token, not both",
-		},
-		{
-			name: "token without channel, bad public URL",
-			c:    SlackConfig{Name: "ops", Token: slackToken, PublicURL: "balance.example.com"},
-			want: "slack ops: token needs a channel\nslack ops: public_url must be an absolute http or https URL",
-		},
-		{
-			name: "webhook URL not absolute",
-			c:    SlackConfig{Name: "ops", WebhookURL: "hooks.slack.com" + secretPath},
-			want: "slack ops: webhook_url must be an absolute http or https URL",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSlack(tt.c)
-			if err == nil || err.Error() != tt.want {
-				t.Fatalf("NewSlack() error = %v, want %q", err, tt.want)
-			}
-			assertNoLeak(t, err, tt.c.WebhookURL)
+	})
+	t.Run("bot token", func(t *testing.T) {
+		notifytest.Conformance(t, notifytest.Target{
+			Prefix: "slack ops-bot",
+			New: func(t *testing.T, base string, timeout time.Duration) notify.Notifier {
+				return New(Config{Name: "ops-bot", Token: slackToken, Channel: "C0123456789", APIURL: base, Timeout: timeout})
+			},
+			Accept:  notifytest.JSON(http.StatusOK, `{"ok":true,"channel":"C0123456789","ts":"1764151200.000100"}`),
+			Secrets: secrets,
 		})
-	}
+	})
 }
