@@ -50,8 +50,7 @@ func TestCheckConfigValid(t *testing.T) {
 	}
 	for _, want := range []string{
 		"pager     webhook  critical\n" +
-			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n" +
-			"note: bot sets thread: true, which this version accepts but does not act on yet: every event is a new post\n\n",
+			"note: ops is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n\n",
 		"# effective configuration (defaults applied, secrets redacted)\n",
 		"  url: '***'\n",
 		"      token: '***'\n",

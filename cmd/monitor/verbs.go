@@ -115,9 +115,6 @@ func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 		if n.Type == "slack" && n.WebhookURL != "" {
 			fmt.Fprintf(e.stdout, "note: %s is a Slack incoming webhook, which cannot reply in threads (thread: true needs token and channel)\n", n.Name)
 		}
-		if n.Thread {
-			fmt.Fprintf(e.stdout, "note: %s sets thread: true, which this version accepts but does not act on yet: every event is a new post\n", n.Name)
-		}
 	}
 	fmt.Fprintf(e.stdout, "\n# effective configuration (defaults applied, secrets redacted)\n%s", cfg.Redacted())
 	return nil

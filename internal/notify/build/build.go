@@ -35,10 +35,14 @@ func Notifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
 		var nt notify.Notifier
 		switch n.Type {
 		case "slack":
-			nt = slack.New(slack.Config{
+			c := slack.Config{
 				Name: n.Name, WebhookURL: n.WebhookURL.Reveal(), Token: n.Token.Reveal(), Channel: n.Channel,
 				APIURL: n.APIURL, PublicURL: cfg.HTTP.PublicURL, AmountKind: amountKind,
-			})
+			}
+			nt = slack.New(c)
+			if n.Thread {
+				nt = slack.NewThreaded(c) // config allows thread only with a token
+			}
 		case "webhook":
 			nt = webhook.New(webhook.Config{Name: n.Name, URL: n.URL.Reveal(), Secret: n.Secret.Reveal()})
 		case "telegram":

@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,6 +31,7 @@ type smtpServer struct {
 	replies  map[string]string // "MAIL", "RCPT", "DATA" (after the dot), "AUTH": a reply such as "451 4.7.1 try later"
 	mu       sync.Mutex
 	sessions []session
+	open     atomic.Int32 // conversations not yet recorded
 	wg       sync.WaitGroup
 }
 
@@ -71,7 +73,13 @@ func (s *smtpServer) clientTLS() *tls.Config {
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
 
+// got returns the finished sessions, after waiting for those still open: the client may
+// return (after QUIT's 221) before the server has recorded the conversation.
 func (s *smtpServer) got() []session {
+	deadline := time.Now().Add(5 * time.Second)
+	for s.open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]session(nil), s.sessions...)
@@ -85,8 +93,10 @@ func (s *smtpServer) serve() {
 			return
 		}
 		s.wg.Add(1)
+		s.open.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.open.Add(-1)
 			defer conn.Close()
 			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 			s.converse(conn)

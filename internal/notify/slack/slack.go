@@ -71,21 +71,60 @@ func New(c Config) *Notifier {
 
 // Notify makes one delivery attempt.
 func (s *Notifier) Notify(ctx context.Context, e notify.Event) error {
+	_, err := s.post(ctx, e, "")
+	return err
+}
+
+// post sends e, in bot mode as a reply to the thread whose root is root ("" for a new
+// post), and returns the ts of the message posted.
+func (s *Notifier) post(ctx context.Context, e notify.Event, root string) (string, error) {
 	fallback, blocks := s.render(e)
 	answer := &lastAnswer{}
 	ctx = context.WithValue(ctx, lastAnswerKey{}, answer)
 	var err error
+	var ts string
 	if s.api != nil {
-		_, _, err = s.api.PostMessageContext(ctx, s.channel,
-			slackapi.MsgOptionText(fallback, false), slackapi.MsgOptionBlocks(blocks...))
+		opts := []slackapi.MsgOption{slackapi.MsgOptionText(fallback, false), slackapi.MsgOptionBlocks(blocks...)}
+		if root != "" {
+			opts = append(opts, slackapi.MsgOptionTS(root))
+			if e.Type == notify.TypeEscalated && e.Severity == "critical" {
+				// Getting worse is news for the whole channel, not only the thread's readers.
+				opts = append(opts, slackapi.MsgOptionBroadcast())
+			}
+		}
+		_, ts, err = s.api.PostMessageContext(ctx, s.channel, opts...)
 	} else {
 		err = slackapi.PostWebhookCustomHTTPContext(ctx, s.webhookURL, s.client,
 			&slackapi.WebhookMessage{Text: fallback, Blocks: &slackapi.Blocks{BlockSet: blocks}})
 	}
 	if err == nil {
-		return nil
+		return ts, nil
 	}
-	return s.classify(err, answer)
+	return "", s.classify(err, answer)
+}
+
+// Threaded is a bot-mode Slack notifier with thread: true: an alert episode's first message
+// is a post in the channel and every later event of the episode a reply in its thread
+// (escalations to critical also broadcast to the channel). The delivery worker keeps each
+// thread's root in Postgres, so threads survive restarts and replicas.
+type Threaded struct{ *Notifier }
+
+var _ notify.Threaded = Threaded{}
+
+// NewThreaded builds a threaded notifier; c must be in bot mode (token and channel).
+func NewThreaded(c Config) Threaded { return Threaded{New(c)} }
+
+// NotifyInThread posts e in the thread of root, or as a new root when root is "", and
+// returns the thread's root.
+func (t Threaded) NotifyInThread(ctx context.Context, e notify.Event, root string) (string, error) {
+	ts, err := t.post(ctx, e, root)
+	if err != nil {
+		return "", err
+	}
+	if root != "" {
+		return root, nil
+	}
+	return ts, nil
 }
 
 // lastAnswer keeps the Retry-After of the answer to one Notify call: slack-go reads it only
