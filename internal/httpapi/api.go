@@ -66,6 +66,7 @@ type appJSON struct {
 	SilencedUntil *utc         `json:"silenced_until"`
 	SilenceReason string       `json:"silence_reason,omitempty"`
 	Firing        []firingJSON `json:"firing"`
+	Spend         spendJSON    `json:"spend"`
 }
 
 // status is the worst current state of an app, from best to worst:
@@ -103,6 +104,12 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	sums, err := s.Store.SpendSummaries(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	now := s.Clock()
 	byName := make(map[string]store.AppStatus, len(statuses))
 	for _, st := range statuses {
 		byName[st.Name] = st
@@ -134,6 +141,10 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, f := range st.Firing {
 			a.Firing = append(a.Firing, firingJSON{Alert: f.Alert, Rule: f.Rule, Severity: f.Severity, Since: utc(f.Since)})
+		}
+		if a.Spend, err = s.appSpend(r.Context(), app, st.Latest, sums[app.Name], now); err != nil {
+			s.internalError(w, r, err)
+			return
 		}
 		out = append(out, a)
 	}

@@ -62,6 +62,7 @@ func New(c Config) http.Handler {
 	}
 	mux.HandleFunc("GET /api/v1/apps", s.apps)
 	mux.HandleFunc("GET /api/v1/apps/{name}/history", s.history)
+	mux.HandleFunc("GET /api/v1/apps/{name}/ledger", s.ledger)
 	mux.HandleFunc("POST /api/v1/apps/{name}/silence", s.silence)
 	mux.HandleFunc("DELETE /api/v1/apps/{name}/silence", s.unsilence)
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)

@@ -49,12 +49,14 @@ func New(st *store.Store, cfg *config.Config) *Metrics {
 		}, []string{"notifier", "result"}),
 	}
 	var apps []string
+	byName := map[string]config.App{}
 	for _, a := range cfg.Apps {
 		apps = append(apps, a.Name)
+		byName[a.Name] = a
 		// Present from the start at 0, so rate() and increase() see the first poll.
 		m.polls.WithLabelValues(a.Name, "success")
 	}
-	m.collector = &storeCollector{st: st, apps: apps, now: time.Now}
+	m.collector = &storeCollector{st: st, apps: apps, cfg: byName, now: time.Now}
 	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,12 +98,14 @@ var (
 type storeCollector struct {
 	st     *store.Store
 	apps   []string
+	cfg    map[string]config.App
 	now    func() time.Time
 	errors atomic.Int64
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{balanceDesc, lastSuccessDesc, firingDesc, pendingDesc, oldestDesc, scrapeErrorsDesc} {
+	for _, d := range []*prometheus.Desc{balanceDesc, lastSuccessDesc, firingDesc, pendingDesc, oldestDesc, scrapeErrorsDesc,
+		spendRateDesc, runwayDesc, spentTotalDesc, toppedUpTotalDesc} {
 		ch <- d
 	}
 }
@@ -152,5 +156,5 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 		oldest = max(0, c.now().Sub(outbox.OldestPending).Seconds())
 	}
 	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, oldest)
-	return nil
+	return c.collectSpend(ctx, ch, configured)
 }

@@ -237,3 +237,24 @@ func (s Stats) RunwayOf(amount, floor decimal.Decimal, minHistory time.Duration)
 	left, ok := Left(amount, floor, *rate)
 	return Runway{Known: true, Infinite: !ok, Left: left, Rate: *rate}
 }
+
+// FromLedgerSums is Compute for readers of many apps at once (the metrics), from sums of the
+// hourly ledger instead of its rows: spent1h, spent24h and spent7d are the spend of the ledger
+// hours that began at or after the start of the previous hour, of the hour 24 h ago and of the
+// hour 7 d ago. The 24 h and 7 d rates equal Compute's; the 1 h rate is approximate: it
+// covers the last 60 to 120 minutes (whole ledger hours) instead of exactly the last hour.
+// The drain window, the typical window and today's spend are left zero.
+func FromLedgerSums(now, firstAt time.Time, spent1h, spent24h, spent7d decimal.Decimal) Stats {
+	s := Stats{WindowSpent: decimal.Zero, SpentToday: decimal.Zero}
+	if firstAt.IsZero() || !now.After(firstAt) {
+		return s
+	}
+	s.History = now.Sub(firstAt)
+	rate := func(sum decimal.Decimal, from time.Time) *decimal.Decimal {
+		return ptr(PerHour(sum, now.Sub(later(from.UTC().Truncate(time.Hour), firstAt))))
+	}
+	s.Rate1h = rate(spent1h, now.UTC().Truncate(time.Hour).Add(-time.Hour))
+	s.Rate24h = rate(spent24h, now.Add(-24*time.Hour))
+	s.Rate7d = rate(spent7d, now.Add(-7*24*time.Hour))
+	return s
+}

@@ -195,3 +195,24 @@ func TestRunwayOf(t *testing.T) {
 		})
 	}
 }
+
+// The metrics' rates from ledger sums equal Compute's for 24 h and 7 d; the 1 h one covers the
+// whole previous hour too.
+func TestFromLedgerSums(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 30, 0, 0, time.UTC)
+	at := func(h int) time.Time { return time.Date(2026, 11, 26, h, 0, 0, 0, time.UTC) }
+	in := Inputs{Now: now, FirstAt: at(10).Add(-26 * time.Hour), Window: time.Hour,
+		Hours: []Hour{{at(10).Add(-26 * time.Hour), d("50")}, {at(10), d("3")}, {at(11), d("6")}, {at(12), d("2")}}}
+	want := Compute(in)
+	got := FromLedgerSums(now, in.FirstAt, d("8"), d("11"), d("61"))
+	if fixed(got.Rate24h) != fixed(want.Rate24h) || fixed(got.Rate7d) != fixed(want.Rate7d) || got.History != want.History {
+		t.Errorf("FromLedgerSums = 24h %s, 7d %s, history %v; Compute = %s, %s, %v",
+			fixed(got.Rate24h), fixed(got.Rate7d), got.History, fixed(want.Rate24h), fixed(want.Rate7d), want.History)
+	}
+	if g := fixed(got.Rate1h); g != "5.3333" { // 6 + 2 over 11:00-12:30
+		t.Errorf("1 h rate from sums = %s, want 5.3333", g)
+	}
+	if s := FromLedgerSums(now, time.Time{}, d("1"), d("1"), d("1")); s.Rate1h != nil || s.Rate24h != nil {
+		t.Errorf("no first snapshot: %+v, want unknown rates", s)
+	}
+}

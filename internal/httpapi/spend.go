@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/history"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+type topupJSON struct {
+	At     utc    `json:"at"`
+	Amount string `json:"amount"`
+}
+
+type spendJSON struct {
+	BurnRate1h    *string    `json:"burn_rate_1h"`
+	BurnRate24h   *string    `json:"burn_rate_24h"`
+	BurnRate7d    *string    `json:"burn_rate_7d"`
+	RunwaySeconds *int64     `json:"runway_seconds"` // null: unknown, or infinite (nothing spent)
+	RunsDryAt     *utc       `json:"runs_dry_at"`
+	SpentToday    string     `json:"spent_today"`
+	LastTopup     *topupJSON `json:"last_topup"`
+}
+
+func optRate(d *decimal.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	s := amount(*d)
+	return &s
+}
+
+// Floor is where an app's chosen amount runs dry: 0, or −overdraft_limit when it has one.
+func Floor(app config.App) decimal.Decimal {
+	if app.OverdraftLimit != nil {
+		return app.OverdraftLimit.Neg()
+	}
+	return decimal.Zero
+}
+
+// MinHistory is the history an app needs before its runway is known (runway.min_history,
+// 1 h when the runway alert is off).
+func MinHistory(app config.App) time.Duration { return cmp.Or(app.Runway.MinHistory, time.Hour) }
+
+// DayStart is the start of the day of t in loc (UTC when nil).
+func DayStart(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// appSpend computes an app's spend object as of now, from the ledger and the last hour of
+// snapshots (store.SpendInputs: one round trip, no scan of older snapshots).
+func (s *server) appSpend(ctx context.Context, app config.App, latest *balance.Snapshot, sum store.SpendSummary, now time.Time) (spendJSON, error) {
+	out := spendJSON{SpentToday: amount(decimal.Zero)}
+	if !sum.LastTopupAt.IsZero() {
+		out.LastTopup = &topupJSON{At: utc(sum.LastTopupAt), Amount: amount(sum.LastTopupAmount)}
+	}
+	if latest == nil {
+		return out, nil
+	}
+	id, err := s.Store.AppID(ctx, app.Name)
+	if err != nil {
+		return out, err
+	}
+	in, err := s.Store.SpendInputs(ctx, id, now, cmp.Or(app.Drain.Window, time.Hour), DayStart(now, app.SpendDay))
+	if err != nil {
+		return out, err
+	}
+	st := spend.Compute(in)
+	out.BurnRate1h, out.BurnRate24h, out.BurnRate7d = optRate(st.Rate1h), optRate(st.Rate24h), optRate(st.Rate7d)
+	out.SpentToday = amount(st.SpentToday)
+	if rw := st.RunwayOf(latest.Amount(app.Amount), Floor(app), MinHistory(app)); rw.Known && !rw.Infinite {
+		secs := int64(rw.Left / time.Second)
+		out.RunwaySeconds = &secs
+		out.RunsDryAt = optTime(now.Add(rw.Left))
+	}
+	return out, nil
+}
+
+func (s *server) ledger(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, ok := s.Config.Config.App(name); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no app named %q", name))
+		return
+	}
+	q := r.URL.Query()
+	to := s.Clock().UTC()
+	if v := q.Get("to"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "to must be an RFC 3339 time, "+timeExample)
+			return
+		}
+		to = t.UTC()
+	}
+	from := to.Add(-history.DefaultRange)
+	if v := q.Get("from"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "from must be an RFC 3339 time, "+timeExample)
+			return
+		}
+		from = t.UTC()
+	}
+	asCSV, err := wantsCSV(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := history.ReadLedger(r.Context(), s.Store, history.LedgerQuestion{App: name, From: from, To: to, Step: q.Get("step")})
+	if errors.Is(err, history.ErrInvalid) {
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if !asCSV {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-ledger.csv"`, name))
+	_ = out.WriteCSV(w) // a write error means the client went away
+}
