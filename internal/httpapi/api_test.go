@@ -42,9 +42,9 @@ func TestApps(t *testing.T) {
 	e := newEnv(t)
 	e.fixture(t)
 	check(t, e.get(t, "/api/v1/apps"), 200, `{"apps":[`+
-		`{"name":"checkout","amount":"total_balance","currency":"USD","balance":"124.4500","gift_balance":"0.0000","total_balance":"124.4500","polled_at":"2026-11-26T11:00:00Z","status":"warning","silenced_until":null,"firing":[{"alert":"money","rule":"low_balance","severity":"warning","since":"2026-11-26T10:30:00Z"}]},`+
-		`{"name":"signup","amount":"balance","currency":null,"balance":null,"gift_balance":null,"total_balance":null,"polled_at":null,"status":"unknown","silenced_until":null,"firing":[]},`+
-		`{"name":"refunds","amount":"total_balance","currency":"USD","balance":"-12.3400","gift_balance":"0.0000","total_balance":"-12.3400","polled_at":"2026-11-26T11:30:00Z","status":"overdraft","silenced_until":null,"firing":[{"alert":"money","rule":"overdraft","severity":"critical","since":"2026-11-26T11:30:00Z"}]}`+
+		`{"name":"checkout","amount":"total_balance","currency":"USD","balance":"124.4500","gift_balance":"0.0000","total_balance":"124.4500","polled_at":"2026-11-26T11:00:00Z","status":"warning","silenced_until":null,"firing":[{"alert":"money","rule":"low_balance","severity":"warning","since":"2026-11-26T10:30:00Z"}],"spend":{"burn_rate_1h":"0.0000","burn_rate_24h":"0.0000","burn_rate_7d":"0.0000","runway_seconds":null,"runs_dry_at":null,"spent_today":"0.0000","last_topup":null}},`+
+		`{"name":"signup","amount":"balance","currency":null,"balance":null,"gift_balance":null,"total_balance":null,"polled_at":null,"status":"unknown","silenced_until":null,"firing":[],"spend":{"burn_rate_1h":null,"burn_rate_24h":null,"burn_rate_7d":null,"runway_seconds":null,"runs_dry_at":null,"spent_today":"0.0000","last_topup":null}},`+
+		`{"name":"refunds","amount":"total_balance","currency":"USD","balance":"-12.3400","gift_balance":"0.0000","total_balance":"-12.3400","polled_at":"2026-11-26T11:30:00Z","status":"overdraft","silenced_until":null,"firing":[{"alert":"money","rule":"overdraft","severity":"critical","since":"2026-11-26T11:30:00Z"}],"spend":{"burn_rate_1h":"0.0000","burn_rate_24h":"0.0000","burn_rate_7d":"0.0000","runway_seconds":null,"runs_dry_at":null,"spent_today":"0.0000","last_topup":null}}`+
 		"]}\n")
 }
 

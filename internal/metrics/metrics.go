@@ -63,6 +63,10 @@ func New(st *store.Store, cfg *config.Config) *Metrics {
 	return m
 }
 
+// SetClock sets the clock that scrape-time values (outbox age, spend rates, runway) are
+// measured at; time.Now by default. Call it before serving.
+func (m *Metrics) SetClock(now func() time.Time) { m.collector.now = now }
+
 // Registry is the registry to serve; it is not the global default one.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
