@@ -31,6 +31,8 @@ Verbs:
                                 poll now, store, alert, deliver; exit 1 if anything failed
   test-notify NAME              send a test message through one notifier
   history --app NAME [--since 7d | --from T --to T] [--step 1h] [--format table|csv|json]
+  spend [--app NAME]... [--since 30d | --from T --to T] [--step 1d] [--format table|csv|json]
+                                spend, top-ups and gift expiry per app and bucket, with totals
   alerts [--app NAME] [--all] [--format table|csv|json]
                                 firing alerts, or the event log with --all
   silence --app NAME --for 2h --reason TEXT
@@ -127,6 +129,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdHistory(ctx, e, args)
 	case "alerts":
 		return cmdAlerts(ctx, e, args)
+	case "spend":
+		return cmdSpend(ctx, e, args)
 	case "silence":
 		return cmdSilence(ctx, e, args)
 	case "unsilence":
