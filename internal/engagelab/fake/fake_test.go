@@ -408,6 +408,8 @@ func TestDemo(t *testing.T) {
 		"marketing": {0, 200, balanceJSON("25.0000", "5.0000", "30.0000")},
 		"legacy":    {0, 200, balanceJSON("800.0000", "0.0000", "800.0000")},
 		"flaky":     {0, 200, balanceJSON("2500.0000", "0.0000", "2500.0000")},
+		"campaign":  {0, 200, balanceJSON("3000.0000", "0.0000", "3000.0000")},
+		"otp-eu":    {0, 200, balanceJSON("2000.0000", "0.0000", "2000.0000")},
 	}
 	if len(demo.Apps) != len(want) {
 		t.Errorf("Demo() has %d apps, want %d", len(demo.Apps), len(want))
@@ -430,6 +432,20 @@ func TestDemo(t *testing.T) {
 		{10 * time.Minute, 200, balanceJSON("-15.0000", "5.0000", "-10.0000")},
 	})
 	check(t, srv, c, "demo-flaky", "demo-secret-flaky", []instant{{5 * time.Minute, 500, `{"code":1000,"message":"internal error"}`}})
+	// Spend stories: a recharge and a gift expiry, a short runway, a pumping burst.
+	check(t, srv, c, "demo-checkout", "demo-secret-checkout", []instant{
+		{2 * time.Minute, 200, balanceJSON("4999.0000", "50.0000", "5049.0000")},
+		{4 * time.Minute, 200, balanceJSON("5498.0000", "50.0000", "5548.0000")},
+		{7 * time.Minute, 200, balanceJSON("5496.5000", "0.0000", "5496.5000")},
+	})
+	check(t, srv, c, "demo-campaign", "demo-secret-campaign", []instant{
+		{10 * time.Minute, 200, balanceJSON("2800.0000", "0.0000", "2800.0000")},
+	})
+	check(t, srv, c, "demo-otp-eu", "demo-secret-otp-eu", []instant{
+		{5 * time.Minute, 200, balanceJSON("1995.0000", "0.0000", "1995.0000")},
+		{6 * time.Minute, 200, balanceJSON("1975.0000", "0.0000", "1975.0000")},
+		{10 * time.Minute, 200, balanceJSON("1895.0000", "0.0000", "1895.0000")},
+	})
 }
 
 func TestLoadMissingFile(t *testing.T) {

@@ -38,6 +38,8 @@ type Step struct {
 	After   Duration `yaml:"after"`
 	Balance *string  `yaml:"balance"` // sets the paid balance; draining continues from it
 	Gift    *string  `yaml:"gift_balance"`
+	// Drain changes drain_per_minute from now on (a spending spike, such as SMS pumping).
+	Drain   *string  `yaml:"drain_per_minute"`
 	Fail    *Failure `yaml:"fail"`    // answer with this failure from now on (see Failure.Times)
 	Recover bool     `yaml:"recover"` // back to healthy: ends a failure, a revoke and a disable
 	Revoke  bool     `yaml:"revoke"`  // from now on 401 code 2002
@@ -162,6 +164,9 @@ func (a App) validate(path string) []error {
 		}
 		if st.Gift != nil {
 			amount(step+".gift_balance", *st.Gift, true)
+		}
+		if st.Drain != nil {
+			amount(step+".drain_per_minute", *st.Drain, true)
 		}
 		if st.Fail != nil {
 			if err := st.Fail.validate(); err != nil {

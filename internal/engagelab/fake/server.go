@@ -162,6 +162,11 @@ func (a *app) advance(now time.Time) time.Duration {
 }
 
 func (a *app) apply(st Step, at time.Duration) {
+	if st.Drain != nil {
+		// What the old rate drained (and any recharge) is settled; the new rate counts from now.
+		a.paid, a.paidAt = a.paidNow(at), at
+		a.drain = decimal.RequireFromString(*st.Drain)
+	}
 	if st.Balance != nil {
 		a.paid, a.paidAt, a.total = decimal.RequireFromString(*st.Balance), at, nil
 	}
