@@ -14,7 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
-	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/history"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -33,10 +33,6 @@ func cmdSpend(ctx context.Context, e *env, args []string) error {
 	}
 	if *format != "table" && *format != "csv" && *format != "json" {
 		return usageErr("--format must be table, csv or json, not %q", *format)
-	}
-	stepDur, ok := httpapi.LedgerSteps[*step]
-	if !ok {
-		return usageErr("--step must be 1h or 1d, not %q", *step)
 	}
 	if *since != "" && (*from != "" || *to != "") {
 		return usageErr("use --since or --from/--to, not both")
@@ -64,8 +60,9 @@ func cmdSpend(ctx context.Context, e *env, args []string) error {
 		}
 		end = t
 	}
-	if !start.Before(end) {
-		return usageErr("the start of the range must be before its end")
+	// The range and step are checked before the database is opened.
+	if _, err := (history.LedgerQuestion{From: start, To: end, Step: *step}).Check(); err != nil {
+		return usageErr("%s", strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
 	}
 	cfg, st, err := configured(ctx, e, *cfgPath)
 	if err != nil {
@@ -81,11 +78,11 @@ func cmdSpend(ctx context.Context, e *env, args []string) error {
 		// An app no longer configured keeps its ledger; a name known nowhere is a typo.
 		if _, ok := cfg.App(name); !ok {
 			if _, err := st.AppID(ctx, name); errors.Is(err, store.ErrNotFound) {
-				return usageErr("spend: no app named %q in the config or the database", name)
+				return usageErr("no app named %q in the config or the database", name)
 			}
 		}
 	}
-	return spendReport(ctx, st, apps, start, end, stepDur, *format, e.stdout)
+	return spendReport(ctx, st, apps, start, end, *step, *format, e.stdout)
 }
 
 // spendTotal is one app's line of totals: the opening total of its first bucket, the sums,
@@ -110,20 +107,17 @@ type spendApp struct {
 	Total  *spendTotal  `json:"total"` // null when the range holds no ledger row
 }
 
-// spendReport writes the spend ledger of apps in [from, to) by step (1h or 1d), with a line of
-// totals per app, as a table, CSV or JSON. An app without ledger rows in the range has no
-// points and no totals; a name the database does not know is an error.
-func spendReport(ctx context.Context, st *store.Store, apps []string, from, to time.Time, step time.Duration, format string, w io.Writer) error {
+// spendReport writes the spend ledger of apps in [from, to) by step ("1h" or "1d"), with a
+// line of totals per app, as a table, CSV or JSON. An app without ledger rows in the range
+// (or not in the database yet) has no points and no totals.
+func spendReport(ctx context.Context, st *store.Store, apps []string, from, to time.Time, step, format string, w io.Writer) error {
 	report := make([]spendApp, 0, len(apps))
 	for _, name := range apps {
-		pts, err := st.LedgerPoints(ctx, name, from, to, step)
-		if errors.Is(err, store.ErrNotFound) {
-			// A configured app never polled is not in the database yet: it has nothing to report.
-			pts, err = nil, nil
-		}
+		ans, err := history.ReadLedger(ctx, st, history.LedgerQuestion{App: name, From: from, To: to, Step: step})
 		if err != nil {
 			return err
 		}
+		pts := ans.Raw
 		a := spendApp{App: name, Points: make([]spendPoint, 0, len(pts))}
 		spent, up, expired := decimal.Zero, decimal.Zero, decimal.Zero
 		for _, p := range pts {
@@ -144,7 +138,7 @@ func spendReport(ctx context.Context, st *store.Store, apps []string, from, to t
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"apps": report})
 	}
-	header := append([]string{"app"}, httpapi.LedgerHeader...)
+	header := append([]string{"app"}, history.LedgerHeader...)
 	var rows [][]string
 	for _, a := range report {
 		for _, p := range a.Points {

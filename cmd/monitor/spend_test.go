@@ -151,12 +151,12 @@ func TestSpendBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--step", "5m"}, "monitor: --step must be 1h or 1d, not \"5m\"\n"},
+		{[]string{"--step", "5m"}, "monitor: step must be 1h or 1d, not 5m\n"},
 		{[]string{"--format", "xml"}, "monitor: --format must be table, csv or json, not \"xml\"\n"},
 		{[]string{"--since", "1d", "--from", "2026-01-01T00:00:00Z"}, "monitor: use --since or --from/--to, not both\n"},
 		{[]string{"--from", "yesterday"}, "monitor: --from must be an RFC 3339 time, like 2026-11-26T10:00:00Z\n"},
 		{[]string{"--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, "monitor: the start of the range must be before its end\n"},
-		{[]string{"--app", "nope"}, "monitor: spend: no app named \"nope\" in the config or the database\n"},
+		{[]string{"--app", "nope"}, "monitor: no app named \"nope\" in the config or the database\n"},
 	} {
 		r := cli(t, append([]string{"spend", "--config", path}, c.args...)...)
 		r.want(t, 2)

@@ -156,12 +156,12 @@ func TestLedgerEndpoint(t *testing.T) {
 		`{"app":"never","from":"2026-11-25T12:10:00Z","to":"2026-11-26T12:10:00Z","step":"1d","points":[]}`+"\n")
 
 	for path, want := range map[string]string{
-		"/api/v1/apps/drain/ledger?step=5m":                                           `{"error":"step must be 1h or 1d"}`,
+		"/api/v1/apps/drain/ledger?step=5m":                                           `{"error":"step must be 1h or 1d, not 5m"}`,
 		"/api/v1/apps/drain/ledger?from=yesterday":                                    `{"error":"from must be an RFC 3339 time, like 2026-11-26T10:00:00Z"}`,
 		"/api/v1/apps/drain/ledger?to=now":                                            `{"error":"to must be an RFC 3339 time, like 2026-11-26T10:00:00Z"}`,
-		"/api/v1/apps/drain/ledger?from=2026-11-26T00:00:00Z&to=2026-11-25T00:00:00Z": `{"error":"from must be before to"}`,
+		"/api/v1/apps/drain/ledger?from=2026-11-26T00:00:00Z&to=2026-11-25T00:00:00Z": `{"error":"the start of the range must be before its end"}`,
 		"/api/v1/apps/drain/ledger?format=xml":                                        `{"error":"format must be json or csv"}`,
-		"/api/v1/apps/drain/ledger?from=2020-01-01T00:00:00Z&step=1h":                 `{"error":"step 1h gives more than 10000 buckets between from and to: use a larger step or narrow the range"}`,
+		"/api/v1/apps/drain/ledger?from=2020-01-01T00:00:00Z&step=1h":                 `{"error":"step 1h gives more than 10000 buckets in the range: use a larger step or narrow the range"}`,
 	} {
 		check(t, e.get(t, path), 400, want+"\n")
 	}
