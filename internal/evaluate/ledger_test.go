@@ -378,3 +378,30 @@ func TestLedgerInvariantOverRandomSeries(t *testing.T) {
 		}
 	}
 }
+
+// Spending gift credit while the paid balance holds (EngageLab spends gift credit first) is
+// spend, not expiry, when nothing says otherwise.
+//
+// Known issue in evaluate.ledger, reported: the "usual" rate that decides how much of a gift
+// drop the interval explains is read with the new snapshot already stored, so the interval's
+// own drop is part of its baseline; with little history (here 20 minutes) the interval
+// "explains" only half of itself and the other half is booked as gift_expired. Any spend above
+// the average, including an SMS-pumping burst paid from gift credit, is booked the same way,
+// out of spent (and so out of daily_spend and the 24 h / 7 d rates). Runs with
+// LEDGER_BUG_GIFT_SPEND=check.
+func TestLedgerSpendFromGiftCredit(t *testing.T) {
+	if os.Getenv("LEDGER_BUG_GIFT_SPEND") != "check" {
+		t.Skip("known issue in evaluate.ledger, reported: gift credit spent faster than the usual rate is booked as expired")
+	}
+	ev, st, ids := ledgerSetup(t, 1)
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, o := range []obs{
+		{t0, "100", "0"}, {t0.Add(10 * time.Minute), "100", "50"}, {t0.Add(20 * time.Minute), "100", "40.1234"},
+	} {
+		observe(t, ev, "a0", o)
+	}
+	want := []ledgerRow{row("11-26T10", "100.0000", "140.1234", "9.8766", "50.0000", "0.0000")}
+	if diff := cmp.Diff(want, ledgerRows(t, st, ids["a0"]), cmpopts.IgnoreUnexported(ledgerRow{})); diff != "" {
+		t.Errorf("ledger rows (-want +got):\n%s", diff)
+	}
+}
