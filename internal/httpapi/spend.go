@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/history"
 	"github.com/opsbalance/engagelab-monitor/internal/spend"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -41,27 +42,6 @@ func optRate(d *decimal.Decimal) *string {
 	return &s
 }
 
-// Floor is where an app's chosen amount runs dry: 0, or −overdraft_limit when it has one.
-func Floor(app config.App) decimal.Decimal {
-	if app.OverdraftLimit != nil {
-		return app.OverdraftLimit.Neg()
-	}
-	return decimal.Zero
-}
-
-// MinHistory is the history an app needs before its runway is known (runway.min_history,
-// 1 h when the runway alert is off).
-func MinHistory(app config.App) time.Duration { return cmp.Or(app.Runway.MinHistory, time.Hour) }
-
-// DayStart is the start of the day of t in loc (UTC when nil).
-func DayStart(t time.Time, loc *time.Location) time.Time {
-	if loc == nil {
-		loc = time.UTC
-	}
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc)
-}
-
 // appSpend computes an app's spend object as of now, from the ledger and the last hour of
 // snapshots (store.SpendInputs: one round trip, no scan of older snapshots).
 func (s *server) appSpend(ctx context.Context, app config.App, latest *balance.Snapshot, sum store.SpendSummary, now time.Time) (spendJSON, error) {
@@ -76,14 +56,15 @@ func (s *server) appSpend(ctx context.Context, app config.App, latest *balance.S
 	if err != nil {
 		return out, err
 	}
-	in, err := s.Store.SpendInputs(ctx, id, now, cmp.Or(app.Drain.Window, time.Hour), DayStart(now, app.SpendDay))
+	in, err := s.Store.SpendInputs(ctx, id, now, cmp.Or(app.Drain.Window, time.Hour), evaluate.DayStart(now, app.SpendDay))
 	if err != nil {
 		return out, err
 	}
 	st := spend.Compute(in)
 	out.BurnRate1h, out.BurnRate24h, out.BurnRate7d = optRate(st.Rate1h), optRate(st.Rate24h), optRate(st.Rate7d)
 	out.SpentToday = amount(st.SpentToday)
-	if rw := st.RunwayOf(latest.Amount(app.Amount), Floor(app), MinHistory(app)); rw.Known && !rw.Infinite {
+	// The runway the runway alert would see now.
+	if rw := evaluate.RunwayOf(app, st, latest); rw.Known && !rw.Infinite {
 		secs := int64(rw.Left / time.Second)
 		out.RunwaySeconds = &secs
 		out.RunsDryAt = optTime(now.Add(rw.Left))

@@ -1,13 +1,13 @@
 package metrics
 
 import (
-	"cmp"
 	"context"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/spend"
 )
 
@@ -59,15 +59,8 @@ func (c *storeCollector) collectSpend(ctx context.Context, ch chan<- prometheus.
 				ch <- prometheus.MustNewConstMetric(spendRateDesc, prometheus.GaugeValue, w.rate.InexactFloat64(), l.Name, w.name)
 			}
 		}
-		amount := l.TotalBalance
-		if app.Amount == "balance" {
-			amount = l.Balance
-		}
-		floor := decimal.Zero
-		if app.OverdraftLimit != nil {
-			floor = app.OverdraftLimit.Neg()
-		}
-		if rw := st.RunwayOf(amount, floor, cmp.Or(app.Runway.MinHistory, time.Hour)); rw.Known && !rw.Infinite {
+		latest := &balance.Snapshot{Balance: l.Balance, TotalBalance: l.TotalBalance}
+		if rw := evaluate.RunwayOf(app, st, latest); rw.Known && !rw.Infinite {
 			ch <- prometheus.MustNewConstMetric(runwayDesc, prometheus.GaugeValue, rw.Left.Seconds(), l.Name)
 		}
 	}
