@@ -432,11 +432,11 @@ func TestDemo(t *testing.T) {
 		{10 * time.Minute, 200, balanceJSON("-15.0000", "5.0000", "-10.0000")},
 	})
 	check(t, srv, c, "demo-flaky", "demo-secret-flaky", []instant{{5 * time.Minute, 500, `{"code":1000,"message":"internal error"}`}})
-	// Spend stories: a recharge and a gift expiry, a short runway, a pumping burst.
+	// Spend stories: a recharge, a short runway, a pumping burst.
 	check(t, srv, c, "demo-checkout", "demo-secret-checkout", []instant{
 		{2 * time.Minute, 200, balanceJSON("4999.0000", "50.0000", "5049.0000")},
 		{4 * time.Minute, 200, balanceJSON("5498.0000", "50.0000", "5548.0000")},
-		{7 * time.Minute, 200, balanceJSON("5496.5000", "0.0000", "5496.5000")},
+		{7 * time.Minute, 200, balanceJSON("5496.5000", "50.0000", "5546.5000")},
 	})
 	check(t, srv, c, "demo-campaign", "demo-secret-campaign", []instant{
 		{10 * time.Minute, 200, balanceJSON("2800.0000", "0.0000", "2800.0000")},
