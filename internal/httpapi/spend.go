@@ -49,14 +49,10 @@ func (s *server) appSpend(ctx context.Context, app config.App, latest *balance.S
 	if !sum.LastTopupAt.IsZero() {
 		out.LastTopup = &topupJSON{At: utc(sum.LastTopupAt), Amount: amount(sum.LastTopupAmount)}
 	}
-	if latest == nil {
+	if latest == nil || sum.AppID == 0 {
 		return out, nil
 	}
-	id, err := s.Store.AppID(ctx, app.Name)
-	if err != nil {
-		return out, err
-	}
-	in, err := s.Store.SpendInputs(ctx, id, now, cmp.Or(app.Drain.Window, time.Hour), evaluate.DayStart(now, app.SpendDay))
+	in, err := s.Store.SpendInputs(ctx, sum.AppID, now, cmp.Or(app.Drain.Window, time.Hour), evaluate.DayStart(now, app.SpendDay))
 	if err != nil {
 		return out, err
 	}

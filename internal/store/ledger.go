@@ -58,6 +58,7 @@ func (s *Store) LedgerPoints(ctx context.Context, app string, from, to time.Time
 // SpendSummary is an app's running spend totals since it was first seen (retention does not
 // lower them) and its latest top-up.
 type SpendSummary struct {
+	AppID                        int64
 	Spent, ToppedUp, GiftExpired decimal.Decimal
 	LastTopupAt                  time.Time // zero: never topped up
 	LastTopupAmount              decimal.Decimal
@@ -67,7 +68,7 @@ type SpendSummary struct {
 // one query over app_state.
 func (s *Store) SpendSummaries(ctx context.Context) (map[string]SpendSummary, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT a.name, st.spent_total, st.topped_up_total, st.gift_expired_total, st.last_topup_at, st.last_topup_amount
+		SELECT a.id, a.name, st.spent_total, st.topped_up_total, st.gift_expired_total, st.last_topup_at, st.last_topup_amount
 		FROM apps a JOIN app_state st ON st.app_id = a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read spend totals: %w", err)
@@ -77,7 +78,7 @@ func (s *Store) SpendSummaries(ctx context.Context) (map[string]SpendSummary, er
 	var sum SpendSummary
 	var at *time.Time
 	var amount decimal.NullDecimal
-	if _, err := pgx.ForEachRow(rows, []any{&name, &sum.Spent, &sum.ToppedUp, &sum.GiftExpired, &at, &amount}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&sum.AppID, &name, &sum.Spent, &sum.ToppedUp, &sum.GiftExpired, &at, &amount}, func() error {
 		s := sum
 		s.LastTopupAt, s.LastTopupAmount = deref(at), amount.Decimal
 		out[name] = s
