@@ -14,6 +14,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/spend"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // BenchmarkSpendAt10kApps measures what the spend ledger costs a poll, and what reading it
@@ -23,7 +24,9 @@ import (
 //   - observe: one poll through the evaluator (lock, snapshot, roll-up, ledger booking, burn
 //     rates, runway, every alert rule), per poll;
 //   - insert_ceiling: the bare INSERT of one snapshot row, per row: no poll can be cheaper;
-//   - api_app_spend: SpendInputs + Compute + RunwayOf for one app (the API's spend object);
+//   - api_app_spend: SpendInputs + Compute + RunwayOf for one app (one spend object);
+//   - api_all_apps_spend: the same for all 10,000 apps through SpendInputsMany, per request of
+//     GET /api/v1/apps;
 //   - metrics_all_apps: the metrics' ledger sums of all 10,000 apps in one query, per scrape.
 func BenchmarkSpendAt10kApps(b *testing.B) {
 	const apps = 10000
@@ -133,6 +136,25 @@ func BenchmarkSpendAt10kApps(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perIter)/1e6, "ms/app")
+		b.ReportMetric(0, "ns/op")
+	})
+	b.Run("api_all_apps_spend", func(b *testing.B) {
+		qs := make([]store.SpendQuery, apps)
+		for i := range apps {
+			qs[i] = store.SpendQuery{AppID: ids[names[i]], Now: now, Window: time.Hour, Day: now.Truncate(24 * time.Hour)}
+		}
+		for b.Loop() {
+			ins, err := st.SpendInputsMany(ctx, qs)
+			if err != nil || len(ins) != apps {
+				b.Fatalf("%d inputs, %v", len(ins), err)
+			}
+			for _, in := range ins {
+				if rw := spend.Compute(in).RunwayOf(decimal.NewFromInt(99662), decimal.Zero, time.Hour); !rw.Known {
+					b.Fatal("runway unknown")
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/request")
 		b.ReportMetric(0, "ns/op")
 	})
 	b.Run("metrics_all_apps", func(b *testing.B) {

@@ -109,10 +109,15 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	now := s.Clock()
 	byName := make(map[string]store.AppStatus, len(statuses))
+	latest := make(map[string]*balance.Snapshot, len(statuses))
 	for _, st := range statuses {
-		byName[st.Name] = st
+		byName[st.Name], latest[st.Name] = st, st.Latest
+	}
+	spends, err := s.appsSpend(r.Context(), latest, sums, s.Clock())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
 	}
 	out := make([]appJSON, 0, len(s.Config.Config.Apps))
 	for _, app := range s.Config.Config.Apps {
@@ -142,10 +147,7 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 		for _, f := range st.Firing {
 			a.Firing = append(a.Firing, firingJSON{Alert: f.Alert, Rule: f.Rule, Severity: f.Severity, Since: utc(f.Since)})
 		}
-		if a.Spend, err = s.appSpend(r.Context(), app, st.Latest, sums[app.Name], now); err != nil {
-			s.internalError(w, r, err)
-			return
-		}
+		a.Spend = spends[app.Name]
 		out = append(out, a)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
