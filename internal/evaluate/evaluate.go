@@ -189,10 +189,12 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		}
 		var sp *spendNow
 		switch {
-		case evalObs != nil && evalObs.Snapshot != nil:
-			// The ledger follows the chain of evaluated snapshots: an overtaken one is history
-			// between two already booked, and booking it would count its change twice.
-			stats, delta, err := ledger(ctx, tx, app, prevSnap, *evalObs.Snapshot)
+		case obs != nil && obs.Snapshot != nil && (prevSnap == nil || obs.Snapshot.PolledAt.After(prevSnap.PolledAt)):
+			// The ledger is the chain of snapshots in time order: a snapshot older than the newest
+			// stored one is history between two already booked, and booking it would count its
+			// change twice. A newer one is booked even when a newer failed poll has overtaken it
+			// for the alerts: its money is still the latest known.
+			stats, delta, err := ledger(ctx, tx, app, prevSnap, *obs.Snapshot)
 			if err != nil {
 				return err
 			}
@@ -206,7 +208,7 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 			sp = &spendNow{stats: spend.Compute(in)}
 			evalObs = &alert.Observation{At: now}
 		}
-		if sp != nil {
+		if sp != nil && evalObs != nil {
 			o := *evalObs
 			o.Spend = sp.view(app, tx.Latest())
 			evalObs = &o

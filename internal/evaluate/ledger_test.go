@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -240,16 +239,7 @@ func TestLedgerRows(t *testing.T) {
 
 // A snapshot overtaken by a newer failed poll (two polls raced, the failure won the lock) is
 // still newer than every booked snapshot: the chain of booked totals must stay unbroken.
-//
-// Known bug in evaluate.apply: it books a snapshot only when it is not overtaken, and
-// "overtaken" compares with last_polled_at, which failures move too; the next snapshot is then
-// booked from this unbooked one (tx.Latest()), so the ledger's chain of totals breaks. The fix
-// belongs in evaluate (book when the snapshot is newer than tx.Latest(), whatever
-// last_polled_at says); this test runs with LEDGER_BUG_OVERTAKEN_BY_FAILURE=check.
 func TestLedgerSnapshotOvertakenByAFailure(t *testing.T) {
-	if os.Getenv("LEDGER_BUG_OVERTAKEN_BY_FAILURE") != "check" {
-		t.Skip("known bug in evaluate.apply, reported: a snapshot overtaken by a failure is not booked")
-	}
 	ev, st, ids := ledgerSetup(t, 1)
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	for _, o := range []obs{
@@ -313,15 +303,7 @@ func TestLedgerInvariantOverRandomSeries(t *testing.T) {
 						at = at.Add(time.Duration(60+r.IntN(1200)) * time.Second)
 					}
 					switch k := r.IntN(20); {
-					case k < 2: // a failed poll
-						if os.Getenv("LEDGER_BUG_OVERTAKEN_BY_FAILURE") != "check" {
-							// Until the bug TestLedgerSnapshotOvertakenByAFailure shows is fixed, a
-							// failure never overtakes a held snapshot.
-							for _, o := range held {
-								send(o)
-							}
-							held = nil
-						}
+					case k < 2: // a failed poll, which may overtake a held snapshot
 						send(obs{at: at})
 						continue
 					case k < 4: // a top-up of paid balance
