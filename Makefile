@@ -3,14 +3,17 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 PG          := ./scripts/with-postgres.sh
+# The dashboard's chart library, pinned by web/package-lock.json and committed here.
+VENDOR      := internal/httpapi/static/vendor/uplot
+UPLOT_FILES := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 
-.PHONY: build test vet staticcheck gotest demo bench clean
+.PHONY: build test vet staticcheck gotest assets assets-check demo bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/monitor ./cmd/monitor
 
-## test: gofmt, vet, staticcheck and every test with the race detector, against a real Postgres
-test: vet staticcheck gotest
+## test: gofmt, vet, staticcheck, the vendored assets and every test with the race detector, against a real Postgres
+test: vet staticcheck assets-check gotest
 
 vet:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
@@ -21,6 +24,22 @@ staticcheck:
 
 gotest:
 	$(PG) $(GO) test -race -count=1 ./...
+
+## assets: copy uPlot's built files from the lockfile's package into $(VENDOR) (needs npm)
+assets:
+	cd web && npm ci --no-audit --no-fund
+	for f in $(UPLOT_FILES); do cp web/node_modules/uplot/$$f $(VENDOR)/; done
+
+## assets-check: the committed files are byte for byte those of the lockfile's package
+## (npm ci needs the npm registry; without npm it fails under CI=true and is skipped otherwise)
+assets-check:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$${CI:-}" = true ]; then echo "assets-check: npm is missing (CI=true)"; exit 1; fi; \
+	  echo "assets-check: SKIPPED, npm is not installed"; exit 0; fi; \
+	(cd web && npm ci --no-audit --no-fund --silent) && \
+	for f in $(UPLOT_FILES); do \
+	  cmp -s web/node_modules/uplot/$$f $(VENDOR)/$$(basename $$f) || { echo "assets-check: $(VENDOR)/$$(basename $$f) differs from the uplot package in web/package-lock.json: run make assets"; exit 1; }; \
+	done; echo "assets-check: $(VENDOR) matches web/package-lock.json"
 
 ## demo: the service on a simulated EngageLab and a throwaway Postgres; Ctrl-C cleans up
 demo: build
