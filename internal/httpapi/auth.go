@@ -86,15 +86,16 @@ type ctxKey struct{}
 // requestInfo is shared between the logging and the auth middleware of one request.
 type requestInfo struct{ token string }
 
-// open paths answer without credentials: probes, and the login form's target.
+// open paths answer without credentials: probes, the login form's target, logout (which only
+// clears the cookie), the favicon and the vendored chart library (public code, no data).
 func open(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/healthz", "/readyz":
+	case "/healthz", "/readyz", "/favicon.ico":
 		return true
-	case "/login":
+	case "/login", "/logout":
 		return r.Method == http.MethodPost
 	}
-	return false
+	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/assets/")
 }
 
 func (s *server) authenticate(next http.Handler) http.Handler {
@@ -151,8 +152,11 @@ func (s *server) credentials(r *http.Request) (tok config.Token, ok, fromCookie 
 // login turns a token typed into the dashboard's form into a session cookie. The token
 // travels in the POST body, never in a URL that a proxy or this server would log.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	// The page's fragment (#app=NAME, from Slack's "Open dashboard" button) never reaches the
+	// server on its own: the login form copies it into "next" so that it survives the login.
+	next := "/" + deepLink(r.PostFormValue("next"))
 	if !s.auth.enabled() {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	tok, ok := s.auth.byToken(strings.TrimSpace(r.PostFormValue("token")))
@@ -168,6 +172,31 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		Secure:   r.TLS != nil || strings.HasPrefix(s.Config.Config.HTTP.PublicURL, "https://"),
 		SameSite: http.SameSiteStrictMode,
 		MaxAge:   int(sessionLife / time.Second),
+	})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// deepLink returns fragment if it is one the dashboard understands (#app=NAME), else "": the
+// redirect after login goes nowhere but the dashboard.
+func deepLink(fragment string) string {
+	name, ok := strings.CutPrefix(fragment, "#app=")
+	if !ok || name == "" || len(name) > 200 {
+		return ""
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return ""
+		}
+	}
+	return fragment
+}
+
+// logout ends the browser's session by clearing its cookie. The cookie itself stays valid
+// until its expiry if someone copied it: sessions are stateless.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || strings.HasPrefix(s.Config.Config.HTTP.PublicURL, "https://"), MaxAge: -1,
 	})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -74,6 +74,14 @@ func newEnv(t *testing.T, tokens ...config.Token) *env {
 			{Name: "refunds", DevKey: "key-refunds", DevSecret: config.Secret(devSecret), Amount: "total_balance"},
 		},
 	}
+	limit := d("200")
+	for i := range cfg.Apps {
+		a := &cfg.Apps[i]
+		a.Warning, a.Critical, a.Interval, a.StaleAfter = d("100"), d("20"), time.Minute, 10*time.Minute
+		if a.Name == "refunds" {
+			a.OverdraftLimit = &limit
+		}
+	}
 	ids, err := st.EnsureApps(context.Background(), []string{"checkout", "signup", "refunds"})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +171,8 @@ type response struct {
 	body   string
 }
 
-// do sends one request; token may be empty. Extra headers come as "Name: value".
+// do sends one request; token may be empty. Writes say Content-Type: application/json unless a
+// header overrides it. Extra headers come as "Name: value".
 func (e *env) do(t *testing.T, method, path, token, body string, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
@@ -176,6 +185,9 @@ func (e *env) do(t *testing.T, method, path, token, body string, headers ...stri
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method != http.MethodGet && method != http.MethodHead {
+		req.Header.Set("Content-Type", "application/json") // as every API client must; a header below may override it
 	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ": ")

@@ -69,8 +69,11 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/events", s.events)
 	mux.HandleFunc("GET /{$}", s.dashboard)
 	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /favicon.ico", favicon)
+	mux.Handle("GET /assets/", assets())
 
-	return s.logRequests(s.authenticate(jsonErrors(mux)))
+	return s.logRequests(guardWrites(s.authenticate(jsonErrors(mux))))
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
