@@ -67,6 +67,16 @@ type appJSON struct {
 	SilenceReason string       `json:"silence_reason,omitempty"`
 	Firing        []firingJSON `json:"firing"`
 	Spend         spendJSON    `json:"spend"`
+	// What the dashboard needs to draw the app's thresholds and to tell an old snapshot.
+	Thresholds        thresholdsJSON `json:"thresholds"`
+	IntervalSeconds   int64          `json:"interval_seconds"`    // the longest gap between two scheduled polls
+	StaleAfterSeconds int64          `json:"stale_after_seconds"` // when the stale alert fires
+}
+
+type thresholdsJSON struct {
+	Warning        string  `json:"warning"`
+	Critical       string  `json:"critical"`
+	OverdraftLimit *string `json:"overdraft_limit"` // null: none configured
 }
 
 // status is the worst current state of an app, from best to worst:
@@ -126,14 +136,21 @@ func (s *server) apps(w http.ResponseWriter, r *http.Request) {
 			st = store.AppStatus{Name: app.Name}
 		}
 		a := appJSON{
-			Name:          app.Name,
-			Amount:        app.Amount,
-			Balance:       optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.Balance }),
-			GiftBalance:   optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.GiftBalance }),
-			TotalBalance:  optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.TotalBalance }),
-			Status:        status(st),
-			SilencedUntil: optTime(st.SilencedUntil),
-			Firing:        []firingJSON{},
+			Name:              app.Name,
+			Amount:            app.Amount,
+			Balance:           optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.Balance }),
+			GiftBalance:       optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.GiftBalance }),
+			TotalBalance:      optAmount(st.Latest, func(s *balance.Snapshot) decimal.Decimal { return s.TotalBalance }),
+			Status:            status(st),
+			SilencedUntil:     optTime(st.SilencedUntil),
+			Firing:            []firingJSON{},
+			Thresholds:        thresholdsJSON{Warning: amount(app.Warning), Critical: amount(app.Critical)},
+			IntervalSeconds:   int64(app.Interval / time.Second),
+			StaleAfterSeconds: int64(app.StaleAfter / time.Second),
+		}
+		if app.OverdraftLimit != nil {
+			l := amount(*app.OverdraftLimit)
+			a.Thresholds.OverdraftLimit = &l
 		}
 		if st.Latest != nil {
 			a.Currency, a.PolledAt = &st.Latest.Currency, optTime(st.Latest.PolledAt)
