@@ -106,11 +106,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		tok, ok, fromCookie := s.credentials(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="engagelab-monitor"`)
 			if r.Method == http.MethodGet && r.URL.Path == "/" {
-				s.loginPage(w, http.StatusUnauthorized, "")
+				// The login form is the page a signed-out person asked for, so it answers 200:
+				// a 401 document shows as a failed load in the browser's console.
+				s.loginPage(w, http.StatusOK, "")
 				return
 			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="engagelab-monitor"`)
 			writeError(w, http.StatusUnauthorized, "this path needs a token: send Authorization: Bearer <token>")
 			return
 		}
