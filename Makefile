@@ -42,7 +42,10 @@ assets-check:
 	done; echo "assets-check: $(VENDOR) matches web/package-lock.json"
 
 ## demo: the service on a simulated EngageLab and a throwaway Postgres; Ctrl-C cleans up
-demo: build
+demo:
+	@echo "demo: building bin/monitor (the first build downloads modules and compiles; it can take a minute or two)…"
+	@$(MAKE) --no-print-directory build
+	@echo "demo: starting a throwaway PostgreSQL…"
 	@$(PG) ./scripts/demo.sh
 
 ## bench: benchmarks with their figures (history queries on a year of snapshots, ...)

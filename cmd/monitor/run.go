@@ -37,7 +37,7 @@ Verbs:
                                 firing alerts, or the event log with --all
   silence --app NAME --for 2h --reason TEXT
   unsilence --app NAME
-  simulate [--listen 127.0.0.1:8099] [--scenario FILE]
+  simulate [--listen 127.0.0.1:8099] [--scenario FILE] [--webhook-secret whsec_...]
                                 a fake EngageLab balance API for demos and tests
   version                       print the version
 

@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // signalWriter tells the test when the verb has written something.
@@ -121,4 +123,78 @@ func TestSimulateBadScenario(t *testing.T) {
 	if got, want := r.errorLine(t), "monitor: scenario "+path+`: apps[0].balance: "lots" is not a decimal`; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
+}
+
+// The demo's sink prints each alert with its message and whether its signature verified.
+func TestSimulateSinkVerifiesSignatures(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_ZGVtby1zaWduaW5nLXNlY3JldC0xMjM0NTY3ODkw"
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &signalWriter{wrote: make(chan struct{}, 1)}
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- exitCode(run(ctx, []string{"monitor", "simulate", "--listen", addr, "--webhook-secret", secret}, stdout, &stderr), &stderr)
+	}()
+	for !strings.Contains(stdout.String(), "  flaky ") {
+		select {
+		case <-stdout.wrote:
+		case code := <-done:
+			t.Fatalf("simulate exited %d before serving; stderr:\n%s", code, stderr.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("simulate printed no banner; stdout:\n%s", stdout.String())
+		}
+	}
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string, sign bool, tamper bool) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/demo/webhook", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sign {
+			now := time.Now()
+			sig, err := wh.Sign("evt_1", now, []byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tamper {
+				sig = "v1,AAAA" + sig[7:]
+			}
+			req.Header.Set("webhook-id", "evt_1")
+			req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+			req.Header.Set("webhook-signature", sig)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	ev := `{"type":"alert.firing","message":"signup: total balance 98.3124 USD is below the warning threshold 100.0000 USD"}`
+	if code := post(ev, true, false); code != 200 {
+		t.Errorf("signed event: %d", code)
+	}
+	if code := post(ev, true, true); code != 401 {
+		t.Errorf("tampered signature: %d, want 401", code)
+	}
+	if code := post(ev, false, false); code != 401 {
+		t.Errorf("unsigned event: %d, want 401", code)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"webhook received alert.firing (signature verified): signup: total balance 98.3124 USD is below the warning threshold 100.0000 USD\n",
+		"webhook received alert.firing (signature INVALID: ",
+		"webhook received alert.firing (UNSIGNED): signup: total balance",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	cancel()
+	<-done
 }

@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
@@ -275,8 +277,17 @@ func cmdSimulate(ctx context.Context, e *env, args []string) error {
 	fs, _ := flags("simulate", e)
 	listen := fs.String("listen", "127.0.0.1:8099", "address to serve the fake API on")
 	scenarioPath := fs.String("scenario", "", "scenario file (default: the built-in demo)")
+	secret := fs.String("webhook-secret", "", "whsec_ secret to verify the sink's Standard Webhooks signatures with (default: not checked)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var verifier *standardwebhooks.Webhook
+	if *secret != "" {
+		v, err := standardwebhooks.NewWebhook(*secret)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("simulate: --webhook-secret is not a whsec_ secret: %w", err)}
+		}
+		verifier = v
 	}
 	sc := fake.Demo()
 	if *scenarioPath != "" {
@@ -292,13 +303,33 @@ func cmdSimulate(ctx context.Context, e *env, args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", fake.New(sc, nil))
 	// A webhook sink, so the demo shows the alerts it sends without any outside service.
+	// Each alert is printed with its message and what became of its signature.
 	mux.HandleFunc("POST /demo/webhook", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		var ev notify.Event
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
+		if err == nil {
+			err = json.Unmarshal(body, &ev)
+		}
+		if err != nil {
 			http.Error(w, "not an event", http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintf(e.stdout, "webhook received %s: %s\n", ev.Type, ev.Message)
+		sig := "signature not checked"
+		switch {
+		case verifier == nil:
+		case r.Header.Get("webhook-signature") == "":
+			sig = "UNSIGNED"
+		default:
+			if err := verifier.Verify(body, r.Header); err != nil {
+				sig = "signature INVALID: " + err.Error()
+			} else {
+				sig = "signature verified"
+			}
+		}
+		fmt.Fprintf(e.stdout, "webhook received %s (%s): %s\n", ev.Type, sig, ev.Message)
+		if strings.HasPrefix(sig, "signature INVALID") || sig == "UNSIGNED" {
+			http.Error(w, sig, http.StatusUnauthorized)
+		}
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stdout, "fake EngageLab balance API on http://%s/v1/balance with %d apps:\n", ln.Addr(), len(sc.Apps))

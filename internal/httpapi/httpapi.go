@@ -169,9 +169,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if info.token != "" {
 			attrs = append(attrs, "token", info.token) // the token's name, never its value
 		}
-		level := slog.LevelInfo
-		if rw.status < 400 && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics") {
-			level = slog.LevelDebug // probes and scrapes every few seconds would drown the log
+		// Answered requests are routine (the dashboard alone makes several every 30 s, probes and
+		// scrapes come every few seconds): they would drown the poll and alert lines at info.
+		// Refusals and failures stay visible.
+		level := slog.LevelDebug
+		if rw.status >= 400 {
+			level = slog.LevelInfo
 		}
 		s.Logger.Log(r.Context(), level, "http request", attrs...)
 	})

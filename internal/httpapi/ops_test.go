@@ -267,3 +267,24 @@ func TestMetricsOff(t *testing.T) {
 		t.Errorf("/metrics without Metrics: %d", res.StatusCode)
 	}
 }
+
+// Routine answers log at debug, so that the demo's terminal (and a production log at info)
+// shows polls and alerts; refusals stay at info.
+func TestRequestLogLevels(t *testing.T) {
+	e := newEnv(t, readToken)
+	e.do(t, "GET", "/api/v1/apps", readToken.Token.Reveal(), "")
+	e.get(t, "/healthz")
+	e.get(t, "/api/v1/alerts")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		if strings.Contains(l, `msg="http request"`) {
+			level, _, _ := strings.Cut(strings.SplitN(l, "level=", 2)[1], " ")
+			path, _, _ := strings.Cut(strings.SplitN(l, "path=", 2)[1], " ")
+			lines = append(lines, level+" "+path)
+		}
+	}
+	want := []string{"DEBUG /api/v1/apps", "DEBUG /healthz", "INFO /api/v1/alerts"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("request log lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
