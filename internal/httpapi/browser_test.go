@@ -127,12 +127,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot %s", filepath.Join(dir, name))
 }
 
-// ready waits until the page has drawn its data (and, after a change, its chart again).
+// ready waits until the page has drawn its data and sel is visible. Right after a navigation,
+// chromedp can still address the old document's JavaScript context ("Cannot find context with
+// specified id"): that is retried, not a failure of the page.
 func ready(sel string) chromedp.Action {
-	return chromedp.Tasks{
-		chromedp.Poll(`window.dashboard && window.dashboard.ready === true`, nil, chromedp.WithPollingTimeout(30*time.Second)),
-		chromedp.WaitVisible(sel, chromedp.ByQuery),
-	}
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := chromedp.Poll(`window.dashboard && window.dashboard.ready === true`, nil, chromedp.WithPollingTimeout(time.Until(deadline))).Do(ctx)
+			if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
+				if err != nil {
+					return err
+				}
+				return chromedp.WaitVisible(sel, chromedp.ByQuery).Do(ctx)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 }
 
 // clickRange picks a range and waits for its chart.
@@ -353,6 +364,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		if want := []string{"checkout", "signup", "refunds"}; !slices.Equal(apps, want) {
 			t.Errorf("events of apps %v, want %v (newest first, every app)", apps, want)
+		}
+		var title, shown string
+		if err := chromedp.Run(ctx,
+			chromedp.Evaluate(`document.querySelector('#events li[data-app="refunds"] time').title`, &title),
+			chromedp.Evaluate(`document.querySelector('#events li[data-app="refunds"] time').textContent`, &shown),
+		); err != nil {
+			t.Fatal(err)
+		}
+		// Local time to read, UTC on hover (the test browser runs in UTC, so only the shape differs).
+		if want := base.Add(30*time.Minute).Format("2006-01-02 15:04:05") + " UTC"; title != want || shown == "" || strings.Contains(shown, "UTC") {
+			t.Errorf("event time shows %q with title %q; want a local time with title %q", shown, title, want)
 		}
 		if resolvedColor == critColor || critColor == "" {
 			t.Errorf("a resolved event is drawn in %s, the critical colour is %s", resolvedColor, critColor)
