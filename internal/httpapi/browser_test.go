@@ -219,6 +219,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		order    []string
 		selected string
 		totals   map[string]string
+		parts    map[string]string
 	)
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(e.url+"/"),
@@ -226,6 +227,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Evaluate(`[...document.querySelectorAll("#apps .app")].map(b => b.dataset.app)`, &order),
 		chromedp.Evaluate(`document.querySelector('#apps .app[aria-current="true"]').dataset.app`, &selected),
 		chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("#apps .app")].map(b => [b.dataset.app, b.querySelector(".total").textContent]))`, &totals),
+		chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("#apps .app")].map(b => [b.dataset.app, b.querySelector(".parts").textContent]))`, &parts),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -239,11 +241,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	})
 	t.Run("exact amounts", func(t *testing.T) {
+		// The headline is the amount the thresholds apply to: signup alerts on its paid balance.
 		want := map[string]string{"checkout": "5,412.3456 USD", "signup": "15.5000 USD", "refunds": "−12.3400 USD"}
 		for k, v := range want {
 			if totals[k] != v {
 				t.Errorf("%s shows %q, want %q", k, totals[k], v)
 			}
+		}
+		if parts["signup"] != "total 18.5000 · paid 15.5000 · gift 3.0000" {
+			t.Errorf("signup's parts: %q", parts["signup"])
 		}
 	})
 
