@@ -23,7 +23,7 @@ done
 # have shut down gracefully.
 services() {
   local pids=()
-  trap 'echo; echo "demo: stopping (the monitor drains its outbox for up to 10 s)…"; wait; exit 0' INT TERM
+  trap 'echo; echo "demo: stopping (the monitor finishes its polls and deliveries first)…"; wait; exit 0' INT TERM
   trap 'kill "${pids[@]}" 2>/dev/null || true; wait' EXIT
   echo "demo: starting the fake EngageLab on 127.0.0.1:8099…"
   "$bin" simulate --listen 127.0.0.1:8099 --webhook-secret "$secret" > >(sed -u 's/^/[simulate] /') &
