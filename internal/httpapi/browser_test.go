@@ -202,7 +202,10 @@ func seedDashboard(t *testing.T, e *env) time.Time {
 	e.fire(t, "checkout", alert.Money, alert.Level{}, ts(50*time.Minute),
 		store.EventRecord{ID: "evt_03checkout", Alert: alert.Money, Type: alert.Resolved, Rule: alert.RuleLowBalance, Severity: alert.SeverityWarning,
 			Since: base.Add(5 * time.Minute), At: base.Add(50 * time.Minute),
-			Payload: []byte(`{"message":"checkout: low balance resolved; total balance is now 5348.5000 USD"}`)})
+			Payload: []byte(`{"message":"checkout: low balance resolved; total balance is now 5348.5000 USD"}`)},
+		store.EventRecord{ID: "evt_04checkout", Alert: alert.Money, Type: alert.Topup, Severity: alert.SeverityInfo,
+			Since: base.Add(50*time.Minute - time.Second), At: base.Add(50*time.Minute - time.Second),
+			Payload: []byte(`{"message":"checkout: recharged +500.0000 USD, total now 5348.5000 USD"}`)})
 	return base
 }
 
@@ -359,16 +362,17 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	t.Run("events across apps, filterable, resolved not red", func(t *testing.T) {
 		var apps []string
-		var resolvedColor, critColor string
+		var resolvedColor, topupColor, critColor string
 		err := chromedp.Run(ctx,
 			chromedp.Evaluate(`[...document.querySelectorAll("#events li")].map(l => l.dataset.app)`, &apps),
 			chromedp.Evaluate(`getComputedStyle(document.querySelector('#events li[data-type="alert.resolved"] .ev-type')).color`, &resolvedColor),
+			chromedp.Evaluate(`getComputedStyle(document.querySelector('#events li[data-type="balance.topup"] .ev-type')).color`, &topupColor),
 			chromedp.Evaluate(`getComputedStyle(document.querySelector('#events li[data-type="alert.firing"] .t-critical')).color`, &critColor),
 		)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"checkout", "signup", "refunds"}; !slices.Equal(apps, want) {
+		if want := []string{"checkout", "checkout", "signup", "refunds"}; !slices.Equal(apps, want) {
 			t.Errorf("events of apps %v, want %v (newest first, every app)", apps, want)
 		}
 		var title, shown string
@@ -382,8 +386,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		if want := base.Add(30*time.Minute).Format("2006-01-02 15:04:05") + " UTC"; title != want || shown == "" || strings.Contains(shown, "UTC") {
 			t.Errorf("event time shows %q with title %q; want a local time with title %q", shown, title, want)
 		}
-		if resolvedColor == critColor || critColor == "" {
-			t.Errorf("a resolved event is drawn in %s, the critical colour is %s", resolvedColor, critColor)
+		if resolvedColor == critColor || topupColor == critColor || critColor == "" {
+			t.Errorf("a resolved event is drawn in %s, a top-up in %s, the critical colour is %s", resolvedColor, topupColor, critColor)
 		}
 		err = chromedp.Run(ctx,
 			chromedp.SetValue("#event-filter", "signup", chromedp.ByQuery),
