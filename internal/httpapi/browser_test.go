@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -523,23 +524,45 @@ func TestDashboardDeepLinkThroughLogin(t *testing.T) {
 	w.check(t)
 }
 
-// The spend figures come from the API's "spend" object (design.md, spend intelligence), which
-// this server does not compute yet: without it the page says "—"; with it (injected here in
-// the contract's shape into the apps answer) it shows the burn rate and runway as given.
+// The spend figures are the API's "spend" object as given: the server's own strings, and a
+// fixed object in the contract's shape (injected into the apps answer) for an exact runway.
 func TestDashboardSpendFigures(t *testing.T) {
 	ctx := browser(t)
 	e := newEnv(t)
 	seedDashboard(t, e)
-	var without string
+	var apps struct {
+		Apps []struct {
+			Name  string `json:"name"`
+			Spend *struct {
+				BurnRate24h   *string `json:"burn_rate_24h"`
+				RunwaySeconds *int64  `json:"runway_seconds"`
+			} `json:"spend"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal([]byte(e.get(t, "/api/v1/apps").body), &apps); err != nil {
+		t.Fatal(err)
+	}
+	var fromServer string
 	if err := chromedp.Run(ctx,
 		chromedp.Navigate(e.url+"/#app=checkout"),
 		ready(`.thr[data-threshold="warning"]`),
-		chromedp.Text(`#apps .app[data-app="checkout"]`, &without, chromedp.ByQuery),
+		chromedp.Text(`#apps .app[data-app="checkout"]`, &fromServer, chromedp.ByQuery),
 	); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(without, "burn rate — · runway —") {
-		t.Errorf("checkout without spend figures shows %q", without)
+	for _, a := range apps.Apps {
+		if a.Name != "checkout" {
+			continue
+		}
+		if a.Spend == nil || a.Spend.BurnRate24h == nil {
+			t.Fatalf("the server gave checkout no 24 h burn rate: %+v", a.Spend)
+		}
+		if want := *a.Spend.BurnRate24h + " USD/h"; !strings.Contains(fromServer, want) {
+			t.Errorf("checkout's card %q lacks the server's burn rate %q", fromServer, want)
+		}
+		if a.Spend.RunwaySeconds != nil && !strings.Contains(fromServer, "runs dry in ~") {
+			t.Errorf("checkout's card %q lacks the runway of %d s", fromServer, *a.Spend.RunwaySeconds)
+		}
 	}
 
 	inject := `(() => {
