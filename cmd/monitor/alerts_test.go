@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
@@ -53,8 +55,8 @@ func TestAlerts(t *testing.T) {
 	}
 
 	r = cli(t, "alerts", "--config", path, "--app", "nosuch")
-	r.want(t, 1)
-	if got, want := r.errorLine(t), `monitor: no app named "nosuch" in the database`; got != want {
+	r.want(t, 2)
+	if got, want := r.errorLine(t), `monitor: no app named "nosuch" in the config; configured: low, healthy`; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 }
@@ -130,12 +132,15 @@ func TestSilenceUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no reason":     {[]string{"silence", "--app", "low", "--for", "2h"}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
-		"blank reason":  {[]string{"silence", "--app", "low", "--for", "2h", "--reason", " "}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
-		"no app":        {[]string{"silence", "--for", "2h", "--reason", "x"}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
-		"bad duration":  {[]string{"silence", "--app", "low", "--for", "soon", "--reason", "x"}, "monitor: --for must be a positive duration like 2h or 1d"},
-		"negative":      {[]string{"silence", "--app", "low", "--for", "-2h", "--reason", "x"}, "monitor: --for must be a positive duration like 2h or 1d"},
-		"unknown app":   {[]string{"silence", "--app", "nosuch", "--for", "2h", "--reason", "x"}, `monitor: no app named "nosuch" in the config`},
+		"no reason":    {[]string{"silence", "--app", "low", "--for", "2h"}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
+		"blank reason": {[]string{"silence", "--app", "low", "--for", "2h", "--reason", " "}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
+		"no app":       {[]string{"silence", "--for", "2h", "--reason", "x"}, "monitor: silence needs --app NAME --for DURATION --reason TEXT"},
+		"bad duration": {[]string{"silence", "--app", "low", "--for", "soon", "--reason", "x"}, "monitor: --for must be a positive duration like 2h or 1d"},
+		"negative":     {[]string{"silence", "--app", "low", "--for=-2h", "--reason", "x"}, "monitor: --for must be a positive duration like 2h or 1d"},
+		// kong reads a word starting with - as a flag unless = binds it.
+		"negative, spaced": {[]string{"silence", "--app", "low", "--for", "-2h", "--reason", "x"},
+			"monitor: silence: --for: expected string value but got \"-2h\" (short flag); perhaps try --for=\"-2h\"?; see `monitor help silence`"},
+		"unknown app":   {[]string{"silence", "--app", "nosuch", "--for", "2h", "--reason", "x"}, `monitor: no app named "nosuch" in the config; configured: low`},
 		"unsilence app": {[]string{"unsilence"}, "monitor: unsilence needs --app NAME"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -209,4 +214,134 @@ func TestAlertsFormats(t *testing.T) {
 	}
 
 	cli(t, "alerts", "--config", path, "--format", "xml").want(t, 2)
+}
+
+// An unknown app is the same mistake whichever verb meets it: one sentence, status 2.
+func TestUnknownApp(t *testing.T) {
+	t.Parallel()
+	apps := []fake.App{appLow, appHealthy}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps}.config(t)
+	cli(t, "poll-once", "--config", path).want(t, 0) // both apps are in the database too
+	want := `monitor: no app named "nosuch" in the config; configured: low, healthy`
+	for _, args := range [][]string{
+		{"history", "--app", "nosuch"},
+		{"history", "--app", "nosuch", "--step", "1h"},
+		{"alerts", "--app", "nosuch"},
+		{"alerts", "--app", "nosuch", "--all"},
+		{"silence", "--app", "nosuch", "--for", "2h", "--reason", "x"},
+		{"unsilence", "--app", "nosuch"},
+		{"poll-once", "--app", "nosuch"},
+		{"spend", "--app", "nosuch"},
+	} {
+		r := cli(t, append(args, "--config", path)...)
+		r.want(t, 2)
+		if r.stderr != want+"\n" || r.stdout != "" {
+			t.Errorf("%v: stderr = %q, stdout = %q; want stderr %q", args, r.stderr, r.stdout, want+"\n")
+		}
+	}
+}
+
+// A removed app keeps its history: it is known to the verbs that read the database.
+func TestRemovedAppIsStillReadable(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	storeSnapshots(t, dbURL, "gone", snap("2026-01-01T10:05:00Z", "100.0000", "0", "100.0000"))
+	path := setup{dbURL: dbURL, apps: []fake.App{appLow}}.config(t)
+	r := cli(t, "history", "--config", path, "--app", "gone", "--from", "2026-01-01T10:00:00Z", "--to", "2026-01-01T11:00:00Z", "--format", "csv")
+	r.want(t, 0)
+	if want := "t,balance,gift_balance,total_balance\n2026-01-01T10:05:00Z,100.0000,0.0000,100.0000\n"; r.stdout != want {
+		t.Errorf("history: stdout = %q, want %q", r.stdout, want)
+	}
+	cli(t, "alerts", "--config", path, "--app", "gone").want(t, 0)
+	// Silencing needs the app's rules, which only the config has.
+	r = cli(t, "silence", "--config", path, "--app", "gone", "--for", "1h", "--reason", "x")
+	r.want(t, 2)
+	if got, want := r.errorLine(t), `monitor: no app named "gone" in the config; configured: low`; got != want {
+		t.Errorf("silence: error = %q, want %q", got, want)
+	}
+}
+
+// Unsilencing an app that is not silenced changes nothing and says so; it is not a failure
+// (status 0): the app is not silenced, which is what was asked for.
+func TestUnsilenceNotSilenced(t *testing.T) {
+	t.Parallel()
+	hook := startReceiver(t, http.StatusOK)
+	apps := []fake.App{appLow}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps,
+		notifiers: hook.webhook("hook"), notify: []string{"hook"}}.config(t)
+	cli(t, "poll-once", "--config", path).want(t, 0) // low_balance fires
+
+	r := cli(t, "unsilence", "--config", path, "--app", "low")
+	r.want(t, 0)
+	if want := "low was not silenced; nothing changed\n"; r.stdout != want || r.stderr != "" {
+		t.Errorf("stdout = %q, stderr = %q; want stdout %q", r.stdout, r.stderr, want)
+	}
+	// Nothing was queued: no reminder of the firing alert.
+	r = cli(t, "alerts", "--config", path, "--all", "--format", "csv")
+	r.want(t, 0)
+	if n := strings.Count(r.stdout, "\n"); n != 2 {
+		t.Errorf("event log has %d lines, want the header and the one firing:\n%s", n, r.stdout)
+	}
+
+	// Once silenced and unsilenced, a second unsilence has nothing to do either.
+	cli(t, "silence", "--config", path, "--app", "low", "--for", "1h", "--reason", "x").want(t, 0)
+	r = cli(t, "unsilence", "--config", path, "--app", "low")
+	r.want(t, 0)
+	if !strings.HasPrefix(r.stdout, "low is no longer silenced") {
+		t.Errorf("first unsilence: stdout = %q", r.stdout)
+	}
+	r = cli(t, "unsilence", "--config", path, "--app", "low")
+	r.want(t, 0)
+	if want := "low was not silenced; nothing changed\n"; r.stdout != want {
+		t.Errorf("second unsilence: stdout = %q, want %q", r.stdout, want)
+	}
+}
+
+// alerts shows which apps are silenced, until when and why, in the table and the JSON.
+func TestAlertsShowsSilences(t *testing.T) {
+	t.Parallel()
+	apps := []fake.App{appLow, appHealthy}
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, apps...), apps: apps}.config(t)
+	cli(t, "poll-once", "--config", path).want(t, 0)
+	r := cli(t, "silence", "--config", path, "--app", "healthy", "--for", "2h", "--reason", "recharge ordered")
+	r.want(t, 0)
+	until := regexp.MustCompile(rfc3339).FindString(r.stdout)
+
+	r = cli(t, "alerts", "--config", path)
+	r.want(t, 0)
+	table := regexp.MustCompile(`^APP  ALERT  RULE         SEVERITY  SINCE                 FOR\n` +
+		`low  money  low_balance  warning   ` + rfc3339 + `  \d+s\n` +
+		`\n` +
+		`SILENCED  UNTIL                 REASON\n` +
+		`healthy   ` + until + `  recharge ordered\n$`)
+	if !table.MatchString(r.stdout) {
+		t.Errorf("stdout:\n%s\nwant it to match %s", r.stdout, table)
+	}
+
+	r = cli(t, "alerts", "--config", path, "--app", "low")
+	r.want(t, 0)
+	if strings.Contains(r.stdout, "SILENCED") {
+		t.Errorf("--app low shows another app's silence:\n%s", r.stdout)
+	}
+
+	r = cli(t, "alerts", "--config", path, "--format", "json")
+	r.want(t, 0)
+	var got struct {
+		Alerts   []map[string]any    `json:"alerts"`
+		Silences []map[string]string `json:"silences"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	want := []map[string]string{{"app": "healthy", "silenced_until": until, "reason": "recharge ordered"}}
+	if d := cmp.Diff(want, got.Silences); d != "" || len(got.Alerts) != 1 {
+		t.Errorf("silences (-want +got):\n%s\nalerts: %v", d, got.Alerts)
+	}
+
+	cli(t, "unsilence", "--config", path, "--app", "healthy").want(t, 0)
+	r = cli(t, "alerts", "--config", path, "--app", "healthy", "--format", "json")
+	r.want(t, 0)
+	if want := "{\n  \"alerts\": [],\n  \"silences\": []\n}\n"; r.stdout != want {
+		t.Errorf("after unsilence: stdout = %q, want %q", r.stdout, want)
+	}
 }

@@ -5,6 +5,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +18,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -169,13 +176,69 @@ func TestHistoryErrors(t *testing.T) {
 		"both ranges": {[]string{"--app", "healthy", "--since", "7d", "--from", "2026-01-01T00:00:00Z"}, 2, "monitor: use --since or --from/--to, not both"},
 		"reversed": {[]string{"--app", "healthy", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, 2,
 			"monitor: the start of the range must be before its end"},
-		"unknown app": {[]string{"--app", "nosuch"}, 2, `monitor: no app named "nosuch" in the config or the database`},
+		"unknown app": {[]string{"--app", "nosuch"}, 2, `monitor: no app named "nosuch" in the config; configured: healthy`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := cli(t, append([]string{"history", "--config", path}, tc.args...)...)
 			r.want(t, tc.code)
 			if got := r.errorLine(t); got != tc.want {
 				t.Errorf("error = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// history --format json is the API's answer for the same range, key for key and value for value.
+func TestHistoryJSONIsTheAPIAnswer(t *testing.T) {
+	t.Parallel()
+	path := historyDB(t)
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), cfg.Database.URL.Reveal(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	api := httpapi.New(httpapi.Config{Store: st, Config: cfg})
+
+	for name, tc := range map[string]struct {
+		step string
+		keys []string
+	}{
+		"raw":  {"", []string{"app", "from", "points", "to"}},
+		"step": {"1h", []string{"amount", "app", "from", "points", "step", "to"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"history", "--config", path, "--format", "json"}, historyRange...)
+			query := "?from=2026-01-01T10:00:00Z&to=2026-01-01T12:00:00Z"
+			if tc.step != "" {
+				args = append(args, "--step", tc.step)
+				query += "&step=" + tc.step
+			}
+			r := cli(t, args...)
+			r.want(t, 0)
+			var got map[string]any
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+			}
+			keys := slices.Sorted(maps.Keys(got))
+			if d := cmp.Diff(tc.keys, keys); d != "" {
+				t.Errorf("keys (-want +got):\n%s", d)
+			}
+
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/apps/healthy/history"+query, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("API answered %d: %s", rec.Code, rec.Body)
+			}
+			var want map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &want); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("CLI JSON differs from the API's (-api +cli):\n%s", d)
 			}
 		})
 	}

@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 func cli(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := exitCode(run(context.Background(), append([]string{"monitor"}, args...), &stdout, &stderr), &stderr)
+	code := run(context.Background(), args, &stdout, &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
@@ -175,85 +175,6 @@ func (r *receiver) got() []notify.Event {
 // webhook is the notifiers: entry for a receiver.
 func (r *receiver) webhook(name string) string {
 	return fmt.Sprintf("  - {name: %s, type: webhook, url: %q}\n", name, r.url)
-}
-
-func TestVersion(t *testing.T) {
-	t.Parallel()
-	r := cli(t, "version")
-	r.want(t, 0)
-	if r.stdout != "monitor dev\n" {
-		t.Errorf("stdout = %q, want %q", r.stdout, "monitor dev\n")
-	}
-}
-
-func TestHelp(t *testing.T) {
-	t.Parallel()
-	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
-		r := cli(t, args...)
-		r.want(t, 0)
-		if r.stdout != usage {
-			t.Errorf("%v: stdout is not the usage text:\n%s", args, r.stdout)
-		}
-		for _, verb := range []string{"serve", "migrate", "check-config", "poll-once", "test-notify", "history", "alerts", "silence", "unsilence", "simulate", "version"} {
-			if !strings.Contains(r.stdout, "\n  "+verb+" ") {
-				t.Errorf("%v: usage does not list verb %s", args, verb)
-			}
-		}
-	}
-}
-
-func TestUnknownVerb(t *testing.T) {
-	t.Parallel()
-	r := cli(t, "frobnicate")
-	r.want(t, 2)
-	want := "monitor: unknown verb \"frobnicate\": run `monitor help` for the list\n"
-	if r.stderr != want || r.stdout != "" {
-		t.Errorf("stderr = %q, stdout = %q; want stderr %q", r.stderr, r.stdout, want)
-	}
-}
-
-func TestUnknownFlag(t *testing.T) {
-	t.Parallel()
-	r := cli(t, "check-config", "--bogus")
-	r.want(t, 2)
-	if got, want := r.errorLine(t), "monitor: check-config: flag provided but not defined: -bogus"; got != want {
-		t.Errorf("error = %q, want %q", got, want)
-	}
-}
-
-func TestVerbHelp(t *testing.T) {
-	t.Parallel()
-	r := cli(t, "poll-once", "--help")
-	r.want(t, 0)
-	for _, want := range []string{"Usage: monitor poll-once [flags]; `monitor help` lists the verbs.\n", "  -deliver-timeout duration\n", "  -config string\n"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
-		}
-	}
-}
-
-func TestStrayWordsAreUsageErrors(t *testing.T) {
-	t.Parallel()
-	r := cli(t, "serve", "extra", "--config", "/nonexistent.yaml")
-	r.want(t, 2)
-	if got, want := r.errorLine(t), `monitor: serve takes no arguments, only flags; unexpected "extra"`; got != want {
-		t.Errorf("error = %q, want %q", got, want)
-	}
-	r = cli(t, "alerts", "--limit", "0")
-	r.want(t, 2)
-	if got, want := r.errorLine(t), "monitor: --limit must be between 1 and 10000, not 0"; got != want {
-		t.Errorf("error = %q, want %q", got, want)
-	}
-}
-
-func TestFlagsAfterAWordStillCount(t *testing.T) {
-	t.Parallel()
-	// The config file does not exist: the error proves --config was read after the name.
-	r := cli(t, "test-notify", "ops", "--config", "/nonexistent/monitor.yaml")
-	r.want(t, 2)
-	if got, want := r.errorLine(t), "monitor: config file /nonexistent/monitor.yaml does not exist: pass --config FILE or set $MONITOR_CONFIG"; got != want {
-		t.Errorf("error = %q, want %q", got, want)
-	}
 }
 
 func TestAMalformedDatabaseURLIsAConfigError(t *testing.T) {

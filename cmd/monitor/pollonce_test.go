@@ -63,7 +63,7 @@ func TestPollOnceOneApp(t *testing.T) {
 
 	r = cli(t, "poll-once", "--config", path, "--app", "nosuch")
 	r.want(t, 2)
-	if got, want := r.errorLine(t), `monitor: poll-once: no app named "nosuch" in the config`; got != want {
+	if got, want := r.errorLine(t), `monitor: no app named "nosuch" in the config; configured: healthy, failing`; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 }

@@ -50,7 +50,7 @@ func TestSimulate(t *testing.T) {
 	var stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- exitCode(run(ctx, []string{"monitor", "simulate", "--listen", addr}, stdout, &stderr), &stderr)
+		done <- run(ctx, []string{"simulate", "--listen", addr}, stdout, &stderr)
 	}()
 
 	// The banner is written after the listener is open, so requests can go from then on.
@@ -136,7 +136,7 @@ func TestSimulateSinkVerifiesSignatures(t *testing.T) {
 	var stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- exitCode(run(ctx, []string{"monitor", "simulate", "--listen", addr, "--webhook-secret", secret}, stdout, &stderr), &stderr)
+		done <- run(ctx, []string{"simulate", "--listen", addr, "--webhook-secret", secret}, stdout, &stderr)
 	}()
 	for !strings.Contains(stdout.String(), "  flaky ") {
 		select {

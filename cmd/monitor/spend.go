@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,71 +17,69 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
-// cmdSpend is `monitor spend`: the finance report of the spend ledger.
-func cmdSpend(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := flags("spend", e)
-	var apps multiFlag
-	fs.Var(&apps, "app", "app to report (repeatable; default all configured)")
-	since := fs.String("since", "", "how far back, like 30d or 12h (default 30d)")
-	from := fs.String("from", "", "start, RFC 3339 (with --to)")
-	to := fs.String("to", "", "end, RFC 3339 (default now)")
-	step := fs.String("step", "1d", "bucket size: 1h or 1d")
-	format := fs.String("format", "table", "table, csv or json")
-	if err := parseFlags(fs, args); err != nil {
+// spendCmd is `monitor spend`: the finance report of the spend ledger. It reads the database
+// directly.
+type spendCmd struct {
+	App    []string `sep:"none" help:"App to report (repeatable; default all configured)." placeholder:"NAME"`
+	Since  string   `help:"How far back, like 30d or 12h (default 30d)." placeholder:"30d"`
+	From   string   `help:"Start of the range, RFC 3339." placeholder:"T"`
+	To     string   `help:"End of the range, RFC 3339 (default now)." placeholder:"T"`
+	Step   string   `default:"1d" help:"Bucket size: 1h or 1d (default ${default})." placeholder:"STEP"`
+	Format string   `default:"table" help:"table, csv or json (default ${default})." placeholder:"FORMAT"`
+}
+
+func (c *spendCmd) Run(ctx context.Context, e *env) error {
+	if err := checkFormat(c.Format); err != nil {
 		return err
 	}
-	if *format != "table" && *format != "csv" && *format != "json" {
-		return usageErr("--format must be table, csv or json, not %q", *format)
-	}
-	if *since != "" && (*from != "" || *to != "") {
-		return usageErr("use --since or --from/--to, not both")
+	if c.Since != "" && (c.From != "" || c.To != "") {
+		return usagef("use --since or --from/--to, not both")
 	}
 	now := time.Now().UTC()
 	start, end := now.Add(-30*24*time.Hour), now
-	if *since != "" {
-		d, err := config.ParseDuration(*since)
+	if c.Since != "" {
+		d, err := config.ParseDuration(c.Since)
 		if err != nil {
-			return usageErr("--since: %v", err)
+			return usagef("--since: %v", err)
 		}
 		start = now.Add(-d)
 	}
-	if *from != "" {
-		t, err := time.Parse(time.RFC3339, *from)
+	if c.From != "" {
+		t, err := time.Parse(time.RFC3339, c.From)
 		if err != nil {
-			return usageErr("--from must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
+			return usagef("--from must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
 		}
 		start = t
 	}
-	if *to != "" {
-		t, err := time.Parse(time.RFC3339, *to)
+	if c.To != "" {
+		t, err := time.Parse(time.RFC3339, c.To)
 		if err != nil {
-			return usageErr("--to must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
+			return usagef("--to must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
 		}
 		end = t
 	}
 	// The range and step are checked before the database is opened.
-	if _, err := (history.LedgerQuestion{From: start, To: end, Step: *step}).Check(); err != nil {
-		return usageErr("%s", strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
+	if _, err := (history.LedgerQuestion{From: start, To: end, Step: c.Step}).Check(); err != nil {
+		return usagef("%s", strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
 	}
-	cfg, st, err := configured(ctx, e, *cfgPath)
+	s, err := e.open(ctx, need{store: true})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer s.Close()
+	apps := c.App
 	if len(apps) == 0 {
-		for _, a := range cfg.Apps {
+		for _, a := range s.cfg.Apps {
 			apps = append(apps, a.Name)
 		}
 	}
 	for _, name := range apps {
 		// An app no longer configured keeps its ledger; a name known nowhere is a typo.
-		if _, ok := cfg.App(name); !ok {
-			if _, err := st.AppID(ctx, name); errors.Is(err, store.ErrNotFound) {
-				return usageErr("no app named %q in the config or the database", name)
-			}
+		if err := s.knownApp(ctx, name); err != nil {
+			return err
 		}
 	}
-	return spendReport(ctx, st, apps, start, end, *step, *format, e.stdout)
+	return spendReport(ctx, s.store, apps, start, end, c.Step, c.Format, e.stdout)
 }
 
 // spendTotal is one app's line of totals: the opening total of its first bucket, the sums,

@@ -156,7 +156,7 @@ func TestSpendBadInput(t *testing.T) {
 		{[]string{"--since", "1d", "--from", "2026-01-01T00:00:00Z"}, "monitor: use --since or --from/--to, not both\n"},
 		{[]string{"--from", "yesterday"}, "monitor: --from must be an RFC 3339 time, like 2026-11-26T10:00:00Z\n"},
 		{[]string{"--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, "monitor: the start of the range must be before its end\n"},
-		{[]string{"--app", "nope"}, "monitor: no app named \"nope\" in the config or the database\n"},
+		{[]string{"--app", "nope"}, "monitor: no app named \"nope\" in the config; configured: shop, quiet\n"},
 	} {
 		r := cli(t, append([]string{"spend", "--config", path}, c.args...)...)
 		r.want(t, 2)

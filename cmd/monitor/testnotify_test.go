@@ -56,8 +56,8 @@ func TestTestNotifyUsage(t *testing.T) {
 		want string
 	}{
 		"unknown name": {[]string{"nosuch"}, `monitor: no notifier named "nosuch"; configured: hook, pager`},
-		"no name":      {nil, "monitor: test-notify needs exactly one notifier name, like `monitor test-notify ops`"},
-		"two names":    {[]string{"hook", "pager"}, "monitor: test-notify needs exactly one notifier name, like `monitor test-notify ops`"},
+		"no name":      {nil, "monitor: test-notify: expected \"<notifier>\"; see `monitor help test-notify`"},
+		"two names":    {[]string{"hook", "pager"}, "monitor: test-notify: unexpected argument pager; see `monitor help test-notify`"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := cli(t, append([]string{"test-notify", "--config", path}, tc.args...)...)
