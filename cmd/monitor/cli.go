@@ -1,10 +1,6 @@
 package main
 
-import (
-	"fmt"
-
-	"github.com/alecthomas/kong"
-)
+import "github.com/alecthomas/kong"
 
 // commandLine is the command line: the global flags and one field per verb. kong reads the struct tags
 // for names, help and defaults, and calls the chosen verb's Run.
@@ -36,34 +32,8 @@ type commandLine struct {
 	Help       helpCmd    `cmd:"" help:"Print the verbs, or one verb's flags."`
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const description = `Watches the prepaid balances of EngageLab OTP applications.
 
 Every verb takes --config FILE, before or after the verb; without it the config is
 $$MONITOR_CONFIG, else ./monitor.yaml. Exit status: 0 on success, 1 on a runtime failure,
 2 on a usage or config error.`
-
-// versionCmd is `monitor version`; `monitor --version` prints the same line.
-type versionCmd struct{}
-
-func (versionCmd) Run(e *env) error {
-	fmt.Fprintln(e.stdout, versionLine())
-	return nil
-}
-
-func versionLine() string { return "monitor " + version }
-
-// helpCmd is `monitor help [VERB]`: the same text as `monitor [VERB] --help`, on stdout.
-type helpCmd struct {
-	Verb []string `arg:"" optional:"" help:"The verb to describe."`
-}
-
-func (h helpCmd) Run(k *kong.Context) error {
-	args := append(h.Verb, "--help")
-	if _, err := k.Kong.Parse(args); err != nil {
-		return parseFailure(args, err)
-	}
-	return nil
-}
