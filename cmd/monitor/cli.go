@@ -2,16 +2,17 @@ package main
 
 import "github.com/alecthomas/kong"
 
-// commandLine is the command line: the global flags and one field per verb. kong reads the struct tags
-// for names, help and defaults, and calls the chosen verb's Run.
+// commandLine is the command line: the global flags and one field per verb. kong reads the
+// struct tags for names, help and defaults, and calls the chosen verb's Run.
 //
-// Adding a verb is one struct in its own file (see silence.go): its flags as fields, and a
+// Adding a verb is one struct in its own file (see silence.go): its flags as tagged fields,
+// and a
 //
 //	func (c *fooCmd) Run(ctx context.Context, e *env) error
 //
-// that calls the service through env.open (which loads the config, opens the database and
-// registers the apps) and returns one-sentence errors (errors.go says which status they get).
-// Then list it below, in the order `monitor help` shows.
+// that gets the service from env.open (service.go) and returns one-sentence errors (errors.go
+// says which exit status each gets). Then add one line below, where `monitor help` should
+// list it. TestVerbHelp checks the new verb's help without being told.
 type commandLine struct {
 	Config  string           `help:"Config file (default $$MONITOR_CONFIG, else ./monitor.yaml)." placeholder:"FILE"`
 	Version kong.VersionFlag `help:"Print the version and exit."`
