@@ -17,8 +17,8 @@ import (
 type alertsCmd struct {
 	App    string `help:"Only this app." placeholder:"NAME"`
 	All    bool   `help:"Print the event log, with each notifier's delivery result, instead of firing alerts."`
-	Limit  int    `default:"50" help:"With --all: how many events, newest first (1 to 10000)." placeholder:"50"`
-	Format string `default:"table" help:"table, csv or json (csv leaves out the silences)." placeholder:"table"`
+	Limit  int    `default:"50" help:"With --all: how many events, newest first, 1 to 10000 (default ${default})." placeholder:"N"`
+	Format string `default:"table" help:"table, csv or json (default ${default}); csv leaves out the silences." placeholder:"FORMAT"`
 }
 
 // silence is an app silenced now, in the API's silence answer's shape.

@@ -18,7 +18,7 @@ type historyCmd struct {
 	From   string `help:"Start of the range, RFC 3339." placeholder:"T"`
 	To     string `help:"End of the range, RFC 3339 (default now)." placeholder:"T"`
 	Step   string `help:"Bucket size: 1m, 5m, 15m, 1h, 6h or 1d (default: raw snapshots)." placeholder:"1h"`
-	Format string `default:"table" help:"table, csv or json." placeholder:"table"`
+	Format string `default:"table" help:"table, csv or json (default ${default})." placeholder:"FORMAT"`
 }
 
 func (c *historyCmd) Run(ctx context.Context, e *env) error {

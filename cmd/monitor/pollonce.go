@@ -14,8 +14,8 @@ import (
 )
 
 type pollOnceCmd struct {
-	App            []string      `help:"App to poll (repeatable; default all)." placeholder:"NAME"`
-	DeliverTimeout time.Duration `default:"30s" help:"How long to retry delivering the notifications this poll caused." placeholder:"30s"`
+	App            []string      `sep:"none" help:"App to poll (repeatable; default all)." placeholder:"NAME"`
+	DeliverTimeout time.Duration `default:"30s" help:"How long to retry delivering the notifications this poll caused (default ${default})." placeholder:"DURATION"`
 }
 
 // Run applies migrations first, like serve.

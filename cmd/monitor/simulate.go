@@ -19,7 +19,7 @@ import (
 // simulateCmd serves a fake EngageLab balance API with scripted apps, plus a webhook sink at
 // POST /demo/webhook that prints what it receives. It reads no config.
 type simulateCmd struct {
-	Listen   string `default:"127.0.0.1:8099" help:"Address to serve the fake API on." placeholder:"ADDR"`
+	Listen   string `default:"127.0.0.1:8099" help:"Address to serve the fake API on (default ${default})." placeholder:"ADDR"`
 	Scenario string `help:"Scenario file (default: the built-in demo)." placeholder:"FILE"`
 	// WebhookSecret checks the sink's Standard Webhooks signatures.
 	WebhookSecret string `help:"whsec_ secret to verify the sink's Standard Webhooks signatures with (default: not checked)." placeholder:"SECRET"`
