@@ -123,3 +123,32 @@ func ParseAmount(text string) (decimal.Decimal, error) {
 func FromUnits10000(units int64) decimal.Decimal {
 	return decimal.New(units, -4)
 }
+
+// Product is the EngageLab product whose balance API an app is read from (config key `product`).
+type Product string
+
+const (
+	// ProductOTP is EngageLab OTP: amounts as decimal strings, with a currency.
+	ProductOTP Product = "otp"
+	// ProductSMS is EngageLab SMS: amounts as integers in 1/10000 USD, no currency field.
+	ProductSMS Product = "sms"
+)
+
+// Currency is the currency of EngageLab balances and of every threshold in the config.
+const Currency = "USD"
+
+// Comparable reports whether s can be compared with the thresholds, which are in Currency.
+func (s Snapshot) Comparable() bool { return s.Currency == Currency }
+
+// CurrencyFailure is how alerts must see a snapshot in another currency than Currency: it is
+// stored as history exactly as received, but comparing it with USD thresholds would be
+// meaningless, so for the alert rules it is a failed poll (an upstream contract change, like
+// any other invalid answer), never a balance. It is nil when s is Comparable.
+func (s Snapshot) CurrencyFailure(at time.Time) *Failure {
+	if s.Comparable() {
+		return nil
+	}
+	return &Failure{At: at, Kind: InvalidResponse, HTTPStatus: 200, Message: fmt.Sprintf(
+		"HTTP 200 in %s, not %s: the balance is stored but not compared with the %s thresholds",
+		s.Currency, Currency, Currency)}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/robfig/cron/v3"
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
@@ -14,6 +15,7 @@ import (
 const (
 	defaultSchedule    = "@every 1m"
 	defaultAmount      = "total_balance"
+	defaultProduct     = balance.ProductOTP
 	defaultRepeatEvery = 4 * time.Hour
 	minStaleAfter      = 10 * time.Minute
 	ownerDefaults      = "defaults"
@@ -21,7 +23,7 @@ const (
 
 var (
 	defaultOverdraftWarnRatio = decimal.RequireFromString("0.8")
-	settingKeys               = []string{"schedule", "amount", "thresholds", "resolve_margin",
+	settingKeys               = []string{"product", "schedule", "amount", "thresholds", "resolve_margin",
 		"overdraft_warn_ratio", "overdraft_limit", "repeat_every", "stale_after", "notify",
 		"runway", "drain", "daily_spend_limit", "spend_day_timezone"}
 	appKeys = append([]string{"name", "dev_key", "dev_secret", "dev_secret_file"}, settingKeys...)
@@ -66,6 +68,7 @@ type parsedSchedule struct {
 
 // settings are the keys an app inherits from defaults.
 type settings struct {
+	product            setting[balance.Product]
 	schedule           setting[parsedSchedule]
 	amount             setting[string]
 	warning, critical  setting[decimal.Decimal]
@@ -80,6 +83,7 @@ type settings struct {
 
 func (s settings) merge(inherited settings) settings {
 	return settings{
+		product:            override(s.product, inherited.product),
 		schedule:           override(s.schedule, inherited.schedule),
 		amount:             override(s.amount, inherited.amount),
 		warning:            override(s.warning, inherited.warning),
@@ -108,6 +112,7 @@ func read[T any](f fields, key, owner string, parse func(*yaml.Node, string) (T,
 func (d *decoder) settings(f fields, owner string, notifiers []Notifier) settings {
 	th := d.mapping(f.get("thresholds"), join(f.path, "thresholds"), "warning", "critical")
 	s := settings{
+		product:            read(f, "product", owner, d.product),
 		schedule:           read(f, "schedule", owner, d.schedule),
 		amount:             read(f, "amount", owner, d.amountKind),
 		warning:            read(th, "warning", owner, d.amount),
@@ -148,6 +153,15 @@ func (d *decoder) amountKind(n *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	return v, ok
+}
+
+func (d *decoder) product(n *yaml.Node, path string) (balance.Product, bool) {
+	v, ok := d.scalar(n, path)
+	if ok && v != string(balance.ProductOTP) && v != string(balance.ProductSMS) {
+		d.add(n, path, `must be "otp" or "sms", not %q`, v)
+		return "", false
+	}
+	return balance.Product(v), ok
 }
 
 func (d *decoder) notify(n *yaml.Node, path string, notifiers []Notifier) ([]string, bool) {
@@ -312,6 +326,7 @@ func (d *decoder) app(f fields, seen map[string]string, def settings, notifiers 
 	if s.critical.node == nil {
 		d.add(f.node, f.path+".thresholds.critical", "is required (set it on the app or in defaults)")
 	}
+	a.Product = valueOr(s.product, defaultProduct)
 	a.Schedule, a.Cron, a.Interval = s.schedule.v.spec, s.schedule.v.cron, s.schedule.v.interval
 	a.Amount = valueOr(s.amount, defaultAmount)
 	a.Warning, a.Critical = s.warning.v, s.critical.v

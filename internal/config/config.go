@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/robfig/cron/v3"
 	"github.com/shopspring/decimal"
 )
@@ -34,7 +35,8 @@ type Database struct{ URL Secret }
 
 // EngageLab configures the upstream balance API client.
 type EngageLab struct {
-	BaseURL        string
+	BaseURL        string        // the OTP API
+	SMSBaseURL     string        // the SMS API
 	Timeout        time.Duration // per poll, retries included
 	MaxConcurrency int
 }
@@ -96,9 +98,10 @@ type Notifier struct {
 type App struct {
 	Name, DevKey string
 	DevSecret    Secret
-	Schedule     string        // as written
-	Cron         cron.Schedule // Schedule parsed with CronParser, in UTC unless it names a CRON_TZ
-	Interval     time.Duration // the longest gap between two runs of Schedule
+	Product      balance.Product // whose balance API: otp (default) or sms
+	Schedule     string          // as written
+	Cron         cron.Schedule   // Schedule parsed with CronParser, in UTC unless it names a CRON_TZ
+	Interval     time.Duration   // the longest gap between two runs of Schedule
 
 	Amount             string // "total_balance" or "balance"
 	Warning, Critical  decimal.Decimal

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -128,7 +130,7 @@ func TestLoadFullExample(t *testing.T) {
 	limit, daily := dec("200"), dec("500")
 	want := &Config{
 		Database:  Database{URL: "postgres://monitor:db-s3cr3t@db:5432/monitor"},
-		EngageLab: EngageLab{BaseURL: "https://otp.api.engagelab.cc", Timeout: 10 * time.Second, MaxConcurrency: 16},
+		EngageLab: EngageLab{BaseURL: "https://otp.api.engagelab.cc", SMSBaseURL: "https://smsapi.engagelab.com", Timeout: 10 * time.Second, MaxConcurrency: 16},
 		HTTP: HTTP{
 			Listen:    "127.0.0.1:8080",
 			PublicURL: "https://balance.example.com",
@@ -148,6 +150,7 @@ func TestLoadFullExample(t *testing.T) {
 			Name:               "checkout",
 			DevKey:             "checkout-key",
 			DevSecret:          "checkout-s3cr3t",
+			Product:            "otp",
 			Schedule:           "@every 1m",
 			Interval:           time.Minute,
 			Amount:             "total_balance",
@@ -530,4 +533,37 @@ func TestEveryNotifierType(t *testing.T) {
 	out := cfg.Redacted()
 	assertNoSecret(t, cfg, "Redacted()", out)
 	golden(t, "testdata/good/notifiers.redacted.yaml", out)
+}
+
+func TestProduct(t *testing.T) {
+	tests := []struct {
+		name, defaults, app string
+		want                balance.Product
+	}{
+		{"default otp", "", "{name: a, dev_key: k, dev_secret: s}", balance.ProductOTP},
+		{"set on the app", "", "{name: a, dev_key: k, dev_secret: s, product: sms}", balance.ProductSMS},
+		{"inherited from defaults", "  product: sms\n", "{name: a, dev_key: k, dev_secret: s}", balance.ProductSMS},
+		{"overridden on the app", "  product: sms\n", "{name: a, dev_key: k, dev_secret: s, product: otp}", balance.ProductOTP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(minimal+tt.defaults+"apps:\n  - "+tt.app+"\n"), env(nil), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Apps[0].Product; got != tt.want {
+				t.Errorf("Product = %q, want %q", got, tt.want)
+			}
+			if got, want := cfg.EngageLab.SMSBaseURL, "https://smsapi.engagelab.com"; got != want {
+				t.Errorf("SMSBaseURL = %q, want the default %q", got, want)
+			}
+		})
+	}
+	cfg, err := Parse([]byte(minimal+"engagelab: {base_url: \"http://127.0.0.1:8099\", sms_base_url: \"http://127.0.0.1:8099/\"}\napps:\n  - {name: a, dev_key: k, dev_secret: s}\n"), env(nil), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.EngageLab.SMSBaseURL, "http://127.0.0.1:8099/"; got != want {
+		t.Errorf("SMSBaseURL = %q, want %q", got, want)
+	}
 }

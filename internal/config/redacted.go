@@ -18,6 +18,7 @@ type (
 		} `yaml:"database"`
 		EngageLab struct {
 			BaseURL        string `yaml:"base_url"`
+			SMSBaseURL     string `yaml:"sms_base_url"`
 			Timeout        string `yaml:"timeout"`
 			MaxConcurrency int    `yaml:"max_concurrency"`
 		} `yaml:"engagelab"`
@@ -68,6 +69,7 @@ type (
 		Name       string `yaml:"name"`
 		DevKey     string `yaml:"dev_key"`
 		DevSecret  Secret `yaml:"dev_secret"`
+		Product    string `yaml:"product"`
 		Schedule   string `yaml:"schedule"`
 		Amount     string `yaml:"amount"`
 		Thresholds struct {
@@ -104,6 +106,7 @@ func (c *Config) Redacted() string {
 	var f fileConfig
 	f.Database.URL = c.Database.URL
 	f.EngageLab.BaseURL = c.EngageLab.BaseURL
+	f.EngageLab.SMSBaseURL = c.EngageLab.SMSBaseURL
 	f.EngageLab.Timeout = formatDuration(c.EngageLab.Timeout)
 	f.EngageLab.MaxConcurrency = c.EngageLab.MaxConcurrency
 	f.HTTP.Listen = c.HTTP.Listen
@@ -128,6 +131,7 @@ func (c *Config) Redacted() string {
 			Name:               a.Name,
 			DevKey:             a.DevKey,
 			DevSecret:          a.DevSecret,
+			Product:            string(a.Product),
 			Schedule:           a.Schedule,
 			Amount:             a.Amount,
 			ResolveMargin:      a.ResolveMargin.String(),

@@ -14,6 +14,7 @@ import (
 // Defaults for keys the file leaves out.
 const (
 	defaultBaseURL        = "https://otp.api.engagelab.cc"
+	defaultSMSBaseURL     = "https://smsapi.engagelab.com"
 	defaultTimeout        = 10 * time.Second
 	defaultMaxConcurrency = 16
 	defaultListen         = "127.0.0.1:8080"
@@ -71,10 +72,13 @@ func (d *decoder) database(n *yaml.Node) Database {
 }
 
 func (d *decoder) engageLab(n *yaml.Node) EngageLab {
-	f := d.mapping(n, "engagelab", "base_url", "timeout", "max_concurrency")
-	e := EngageLab{BaseURL: defaultBaseURL, Timeout: defaultTimeout, MaxConcurrency: defaultMaxConcurrency}
+	f := d.mapping(n, "engagelab", "base_url", "sms_base_url", "timeout", "max_concurrency")
+	e := EngageLab{BaseURL: defaultBaseURL, SMSBaseURL: defaultSMSBaseURL, Timeout: defaultTimeout, MaxConcurrency: defaultMaxConcurrency}
 	if v, ok := d.httpURL(f, "base_url"); ok && v != "" {
 		e.BaseURL = v
+	}
+	if v, ok := d.httpURL(f, "sms_base_url"); ok && v != "" {
+		e.SMSBaseURL = v
 	}
 	e.Timeout = d.positiveDuration(f, "timeout", defaultTimeout)
 	if s, ok := d.str(f, "max_concurrency"); ok {
