@@ -125,7 +125,8 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 		return nil, err
 	}
 	a.Poller, err = poller.New(poller.Config{
-		Client:    engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithLogger(log.With("component", "engagelab"))),
+		Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithSMSBaseURL(cfg.EngageLab.SMSBaseURL),
+			engagelab.WithMaxConcurrency(cfg.EngageLab.MaxConcurrency), engagelab.WithLogger(log.With("component", "engagelab"))),
 		Evaluator: a.Evaluator, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: a.Evaluator.Now,
 		Logger: log.With("component", "poller"), Observer: a.Metrics,
 	})

@@ -97,7 +97,7 @@ func TestBalanceSuccess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, n := serve(t, answer{200, tt.body})
-			b, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 5*time.Second), testKey, testSecret)
+			b, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 5*time.Second), balance.ProductOTP, testKey, testSecret)
 			if err != nil {
 				t.Fatalf("Balance: %v", err)
 			}
@@ -264,7 +264,7 @@ func TestBalanceErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, n := serve(t, tt.answer)
-			_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 5*time.Second), testKey, testSecret)
+			_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 5*time.Second), balance.ProductOTP, testKey, testSecret)
 			var e *engagelab.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Balance error = %v (%T), want *engagelab.Error", err, err)
@@ -299,7 +299,7 @@ func TestBalanceTimeout(t *testing.T) {
 
 	const deadline = 300 * time.Millisecond
 	start := time.Now()
-	_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, deadline), testKey, testSecret)
+	_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, deadline), balance.ProductOTP, testKey, testSecret)
 	took := time.Since(start)
 
 	want := fmt.Sprintf(`engagelab: request timed out: Get "%s/v1/balance": context deadline exceeded`, srv.URL)
@@ -331,7 +331,7 @@ func TestBalanceConnectionRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 
-	_, err = engagelab.New("http://"+addr).Balance(ctxWithTimeout(t, 5*time.Second), testKey, testSecret)
+	_, err = engagelab.New("http://"+addr).Balance(ctxWithTimeout(t, 5*time.Second), balance.ProductOTP, testKey, testSecret)
 	want := fmt.Sprintf(`engagelab: request failed: Get "http://%s/v1/balance": dial tcp %s: connect: connection refused`, addr, addr)
 	if err == nil || err.Error() != want {
 		t.Fatalf("Balance error = %v, want %s", err, want)
@@ -367,7 +367,7 @@ func TestBalanceRetry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, n := serve(t, tt.answers...)
-			b, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, tt.deadline), testKey, testSecret)
+			b, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, tt.deadline), balance.ProductOTP, testKey, testSecret)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("Balance error = %v, want success", err)
@@ -395,7 +395,7 @@ func TestBalanceInconsistentTotal(t *testing.T) {
 		},
 	}))
 
-	b, err := engagelab.New(srv.URL, engagelab.WithLogger(logger)).Balance(ctxWithTimeout(t, 5*time.Second), testKey, testSecret)
+	b, err := engagelab.New(srv.URL, engagelab.WithLogger(logger)).Balance(ctxWithTimeout(t, 5*time.Second), balance.ProductOTP, testKey, testSecret)
 	if err != nil {
 		t.Fatalf("Balance: %v", err)
 	}
@@ -443,7 +443,7 @@ func TestErrorsNeverContainSecret(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 400*time.Millisecond), testKey, testSecret)
+			_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 400*time.Millisecond), balance.ProductOTP, testKey, testSecret)
 			var e *engagelab.Error
 			if !errors.As(err, &e) || e.Kind != tt.kind {
 				t.Fatalf("Balance error = %v, want kind %s", err, tt.kind)
@@ -478,6 +478,53 @@ func TestConsistent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := d(tt.amounts).Consistent(); got != tt.want {
 				t.Errorf("Consistent(%s) = %t, want %t", tt.amounts, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestScrubberNormalisesFirst: an upstream that echoes the credentials with a stray
+// unprintable byte inside them must not get them past the scrubber. The text is made one
+// printable line first (which drops that byte) and scrubbed after, so the secret that the
+// normalising puts back together is caught.
+func TestScrubberNormalisesFirst(t *testing.T) {
+	credentials := base64.StdEncoding.EncodeToString([]byte(testKey + ":" + testSecret))
+	secretB64 := base64.StdEncoding.EncodeToString([]byte(testSecret))
+	split := func(s, with string) string { return s[:5] + with + s[5:] }
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		kind   balance.FailureKind
+	}{
+		{"NUL in a JSON message", 401, `{"code":2001,"message":"bad secret ` + split(testSecret, `\u0000`) + `"}`, balance.AuthFailed},
+		{"BEL in a JSON message", 403, `{"code":2002,"message":"` + split(testSecret, `\u0007`) + `"}`, balance.AppUnavailable},
+		{"zero-width space in a JSON message", 500, `{"code":1000,"message":"` + split(testSecret, "\u200b") + `"}`, balance.ServerError},
+		{"NUL in an HTML page", 502, "<html><body><pre>" + split(testSecret, "\x00") + "</pre></body></html>", balance.ServerError},
+		{"Authorization header in an HTML page", 502, "<html><body>Authorization: Basic " + split(credentials, "\x00\x01") + "</body></html>", balance.ServerError},
+		{"secret in base64 in an HTML page", 400, "<html><body>" + split(secretB64, "\x7f") + "</body></html>", balance.UnexpectedStatus},
+		{"secret in base64 in an HTML page, no control byte", 400, "<html>" + secretB64 + "</html>", balance.UnexpectedStatus},
+		{"secret with a control byte in a 200 amount", 200, `{"currency":"USD","balance":"` + split(testSecret, `\u0000`) + `","gift_balance":"0","total_balance":"0"}`, balance.InvalidResponse},
+		{"invalid UTF-8 inside the secret", 418, split(testSecret, "\xff\xfe"), balance.UnexpectedStatus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := serve(t, answer{tt.status, tt.body})
+			_, err := engagelab.New(srv.URL).Balance(ctxWithTimeout(t, 5*time.Second), balance.ProductOTP, testKey, testSecret)
+			var e *engagelab.Error
+			if !errors.As(err, &e) || e.Kind != tt.kind {
+				t.Fatalf("Balance error = %v, want kind %s", err, tt.kind)
+			}
+			for _, s := range []string{err.Error(), e.Message, fmt.Sprintf("%+v", e)} {
+				for _, secret := range []string{testSecret, credentials, secretB64} {
+					if strings.Contains(s, secret) {
+						t.Errorf("error leaks %q: %s", secret, s)
+					}
+				}
+			}
+			if !strings.Contains(e.Message, "***") {
+				t.Errorf("Message = %q, want the secret shown as ***", e.Message)
 			}
 		})
 	}

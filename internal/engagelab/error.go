@@ -68,16 +68,24 @@ func title(k balance.FailureKind) string {
 	return string(k)
 }
 
-// oneLine turns upstream text into a single printable line of at most max runes
-// (plus "..." when cut), so an HTML page or a multi-line message cannot break logs.
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
+// normalise turns upstream text into a single printable line, so an HTML page or
+// a multi-line message cannot break logs: control and other unprintable
+// characters go, and every run of white space becomes one space.
+func normalise(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case r == utf8.RuneError || !unicode.IsPrint(r):
 			return -1
 		}
 		return r
 	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cut keeps at most max runes of s, adding "..." when it cuts.
+func cut(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

@@ -183,6 +183,15 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 				return err
 			}
 		}
+		// A balance in another currency than USD is history (stored above) but no news: neither
+		// the USD thresholds nor the USD ledger can take it, so the alerts see an upstream change.
+		if f := currencyFailure(obs); f != nil {
+			e.cfg.Logger.Warn("balance in another currency than USD: stored, not compared", "app", app.Name, "message", f.Message)
+			obs = &alert.Observation{At: obs.At, Failure: f}
+		}
+		if prevSnap != nil && !prevSnap.Comparable() {
+			prevSnap = nil // nothing to book a change against
+		}
 		evalObs := obs
 		if overtaken {
 			evalObs = nil
@@ -261,6 +270,13 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		e.cfg.Queued()
 	}
 	return records, nil
+}
+
+func currencyFailure(obs *alert.Observation) *balance.Failure {
+	if obs == nil || obs.Snapshot == nil {
+		return nil
+	}
+	return obs.Snapshot.CurrencyFailure(obs.At)
 }
 
 // storeObservation stores the observation itself: every poll is history, overtaken or not.

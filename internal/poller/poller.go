@@ -18,9 +18,9 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
-// Balancer fetches one app's balance; *engagelab.Client is one.
+// Balancer fetches one app's balance from its product's API; *engagelab.Client is one.
 type Balancer interface {
-	Balance(ctx context.Context, devKey, devSecret string) (balance.Snapshot, error)
+	Balance(ctx context.Context, product balance.Product, devKey, devSecret string) (balance.Snapshot, error)
 }
 
 // Evaluator stores and judges one poll's result; *evaluate.Evaluator is one.
@@ -87,7 +87,7 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 	}
 	start := p.cfg.Clock()
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	bal, err := p.cfg.Client.Balance(pctx, app.DevKey, app.DevSecret.Reveal())
+	bal, err := p.cfg.Client.Balance(pctx, app.Product, app.DevKey, app.DevSecret.Reveal())
 	cancel()
 	at := p.cfg.Clock()
 	res := Result{App: name, Took: at.Sub(start)}

@@ -161,7 +161,7 @@ type panicky struct {
 	calls atomic.Int32
 }
 
-func (p *panicky) Balance(context.Context, string, string) (balance.Snapshot, error) {
+func (p *panicky) Balance(context.Context, balance.Product, string, string) (balance.Snapshot, error) {
 	if p.calls.Add(1) == 1 {
 		panic("boom")
 	}

@@ -29,7 +29,7 @@ apps:
 	}
 
 	c.At(time.Minute)
-	b, err := client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons")
+	b, err := client.Balance(ctx(5*time.Second), balance.ProductOTP, "k", "s3cret:with:colons")
 	if err != nil {
 		t.Fatalf("Balance: %v", err)
 	}
@@ -40,7 +40,7 @@ apps:
 
 	f.Fail("k", fake.Failure{Status: 500, Code: 1000, Message: "internal error", Times: 1})
 	before := f.Requests("k")
-	if _, err := client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons"); err != nil {
+	if _, err := client.Balance(ctx(5*time.Second), balance.ProductOTP, "k", "s3cret:with:colons"); err != nil {
 		t.Errorf("Balance after one 500: %v, want the retry to succeed", err)
 	}
 	if n := f.Requests("k") - before; n != 2 {
@@ -48,21 +48,21 @@ apps:
 	}
 
 	f.Fail("k", fake.Failure{Delay: fake.Duration(10 * time.Second), Times: 1})
-	_, err = client.Balance(ctx(200*time.Millisecond), "k", "s3cret:with:colons")
+	_, err = client.Balance(ctx(200*time.Millisecond), balance.ProductOTP, "k", "s3cret:with:colons")
 	wantKind(t, "slow answer", err, balance.Timeout, "")
 
 	f.Fail("k", fake.Failure{Status: 502, Body: "<html>Bad Gateway</html>", Times: 2})
-	_, err = client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons")
+	_, err = client.Balance(ctx(5*time.Second), balance.ProductOTP, "k", "s3cret:with:colons")
 	wantKind(t, "HTML error page", err, balance.ServerError, `engagelab: HTTP 502 with a non-JSON body ("<html>Bad Gateway</html>")`)
 
-	_, err = client.Balance(ctx(5*time.Second), "k", "wrong")
+	_, err = client.Balance(ctx(5*time.Second), balance.ProductOTP, "k", "wrong")
 	wantKind(t, "wrong secret", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2001: invalid token)")
 
-	_, err = client.Balance(ctx(5*time.Second), "gone", "s")
+	_, err = client.Balance(ctx(5*time.Second), balance.ProductOTP, "gone", "s")
 	wantKind(t, "disabled app", err, balance.AppUnavailable, "engagelab: application unavailable (HTTP 403, code 2002: application unavailable)")
 
 	c.At(10 * time.Minute)
-	_, err = client.Balance(ctx(5*time.Second), "k", "s3cret:with:colons")
+	_, err = client.Balance(ctx(5*time.Second), balance.ProductOTP, "k", "s3cret:with:colons")
 	wantKind(t, "revoked key", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)")
 }
 

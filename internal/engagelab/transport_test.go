@@ -1,0 +1,64 @@
+package engagelab_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+)
+
+// TestConnectionsReused polls 200 times, 8 at a time, in bursts as a schedule makes them
+// (every app due at the same instant, then nothing), and counts the TCP connections the
+// server saw: the client keeps max_concurrency idle connections, so there are at most 8.
+// Go's default transport keeps 2 idle and so dials 6 new ones for every burst.
+func TestConnectionsReused(t *testing.T) {
+	const (
+		polls       = 200
+		concurrency = 8
+	)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Millisecond) // long enough for the polls to overlap
+		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	run := func(c *engagelab.Client) int32 {
+		conns.Store(0)
+		for range polls / concurrency {
+			var wg sync.WaitGroup
+			for range concurrency {
+				wg.Go(func() {
+					if _, err := c.Balance(ctxWithTimeout(t, 10*time.Second), balance.ProductOTP, testKey, testSecret); err != nil {
+						t.Errorf("Balance: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		return conns.Load()
+	}
+
+	if got := run(engagelab.New(srv.URL, engagelab.WithMaxConcurrency(concurrency))); got > concurrency {
+		t.Errorf("%d polls at concurrency %d opened %d connections, want at most %d", polls, concurrency, got, concurrency)
+	}
+	// The same load through Go's default transport, to show the test can tell the difference.
+	def := engagelab.New(srv.URL, engagelab.WithHTTPClient(&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}))
+	if got := run(def); got <= 2*concurrency {
+		t.Errorf("Go's default transport opened only %d connections: the test no longer shows what it is about", got)
+	} else {
+		t.Logf("Go's default transport opened %d connections", got)
+	}
+}
