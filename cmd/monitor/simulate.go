@@ -79,7 +79,11 @@ func (c *simulateCmd) Run(ctx context.Context, e *env) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stdout, "fake EngageLab balance API on http://%s/v1/balance with %d apps:\n", ln.Addr(), len(sc.Apps))
 	for _, a := range sc.Apps {
-		fmt.Fprintf(e.stdout, "  %-12s dev_key %s\n", a.Name, a.DevKey)
+		product := ""
+		if a.Product == "sms" {
+			product = " (product sms)"
+		}
+		fmt.Fprintf(e.stdout, "  %-12s dev_key %s%s\n", a.Name, a.DevKey, product)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

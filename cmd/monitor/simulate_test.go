@@ -54,7 +54,7 @@ func TestSimulate(t *testing.T) {
 	}()
 
 	// The banner is written after the listener is open, so requests can go from then on.
-	banner := "fake EngageLab balance API on http://" + addr + "/v1/balance with 7 apps:\n"
+	banner := "fake EngageLab balance API on http://" + addr + "/v1/balance with 8 apps:\n"
 	for !strings.Contains(stdout.String(), "  flaky ") {
 		select {
 		case <-stdout.wrote:

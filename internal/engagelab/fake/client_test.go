@@ -66,6 +66,32 @@ apps:
 	wantKind(t, "revoked key", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)")
 }
 
+// TestRealClientSMS: the real client reads the fake's SMS answers exactly, through the one
+// fake serving as both base URLs.
+func TestRealClientSMS(t *testing.T) {
+	srv, f, _ := serve(t, `
+apps:
+  - {name: sms, dev_key: k, dev_secret: "s3cret", product: sms, balance: "-12.34", gift_balance: "0.0001"}
+`)
+	client := engagelab.New(srv.URL, engagelab.WithSMSBaseURL(srv.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := client.Balance(ctx, balance.ProductSMS, "k", "s3cret")
+	if err != nil {
+		t.Fatalf("Balance: %v", err)
+	}
+	got := fmt.Sprintf("%s %s %s %s", b.Currency, b.Balance.StringFixed(4), b.GiftBalance.StringFixed(4), b.TotalBalance.StringFixed(4))
+	if want := "USD -12.3400 0.0001 -12.3399"; got != want {
+		t.Errorf("Balance = %s, want %s", got, want)
+	}
+	// Asked as OTP, the SMS shape is not a balance.
+	_, err = client.Balance(ctx, balance.ProductOTP, "k", "s3cret")
+	wantKind(t, "SMS answer read as OTP", err, balance.InvalidResponse, "")
+	f.Fail("k", fake.Failure{Status: 401, Code: 2002, Message: "token expired or disabled"})
+	_, err = client.Balance(ctx, balance.ProductSMS, "k", "s3cret")
+	wantKind(t, "revoked SMS key", err, balance.AuthFailed, "engagelab: authentication failed (HTTP 401, code 2002: token expired or disabled)")
+}
+
 func wantKind(t *testing.T, what string, err error, kind balance.FailureKind, msg string) {
 	t.Helper()
 	var e *engagelab.Error

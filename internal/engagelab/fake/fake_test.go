@@ -351,6 +351,37 @@ func TestControl(t *testing.T) {
 	}
 }
 
+// TestSMSShape: an app scripted with product sms answers on the same path in the SMS API's
+// shape: integers × 10000, floats beside them, no currency.
+func TestSMSShape(t *testing.T) {
+	srv, f, c := serve(t, `
+apps:
+  - {name: otp, dev_key: o, dev_secret: s, balance: "1.5"}
+  - {name: sms, dev_key: k, dev_secret: s, product: sms, balance: "0.0001", gift_balance: "2", drain_per_minute: "1"}
+`)
+	if status, body := get(t, srv, "o", "s"); status != 200 || body != balanceJSON("1.5000", "0.0000", "1.5000") {
+		t.Errorf("OTP app: %d %s", status, body)
+	}
+	want := `{"balance10000":1,"gift_balance10000":20000,"total_balance10000":20001,"balance":0.0001,"gift_balance":2,"total_balance":2.0001}`
+	if status, body := get(t, srv, "k", "s"); status != 200 || body != want {
+		t.Errorf("SMS app: %d %s\nwant 200 %s", status, body, want)
+	}
+	c.At(90 * time.Second) // 1.5 drained: into overdraft
+	want = `{"balance10000":-14999,"gift_balance10000":20000,"total_balance10000":5001,"balance":-1.4999,"gift_balance":2,"total_balance":0.5001}`
+	if status, body := get(t, srv, "k", "s"); status != 200 || body != want {
+		t.Errorf("SMS app after 90s: %d %s\nwant 200 %s", status, body, want)
+	}
+	f.SetTotal("k", "-12.34", "0", "-12.3401")
+	want = `{"balance10000":-123400,"gift_balance10000":0,"total_balance10000":-123401,"balance":-12.34,"gift_balance":0,"total_balance":-12.3401}`
+	if status, body := get(t, srv, "k", "s"); status != 200 || body != want {
+		t.Errorf("SMS app with a set total: %d %s\nwant 200 %s", status, body, want)
+	}
+	f.Fail("k", fake.Failure{Status: 500, Code: 1000, Message: "internal error", Times: 1})
+	if status, body := get(t, srv, "k", "s"); status != 500 || body != `{"code":1000,"message":"internal error"}` {
+		t.Errorf("SMS app failing: %d %s", status, body)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
@@ -358,6 +389,8 @@ func TestParseErrors(t *testing.T) {
 		{"no apps", `apps: []`, "scenario has no apps"},
 		{"unknown field", `apps: [{name: a, dev_key: k, dev_secret: s, balanse: "1"}]`,
 			"parse scenario: yaml: unmarshal errors:\n  line 1: field balanse not found in type fake.App"},
+		{"bad product", `apps: [{name: a, dev_key: k, dev_secret: s, product: whatsapp}, {name: b, dev_key: l, dev_secret: s, product: sms, currency: EUR}]`,
+			"apps[0].product: \"whatsapp\" is neither otp nor sms\napps[1].currency: the SMS API answers in USD, without a currency field"},
 		{"bad duration", `apps: [{name: a, dev_key: k, dev_secret: s, recharge_every: soon, recharge_amount: "1"}]`,
 			`parse scenario: line 1: "soon" is not a duration such as 90s or 5m`},
 		{"every problem at once", `
@@ -410,6 +443,7 @@ func TestDemo(t *testing.T) {
 		"flaky":     {0, 200, balanceJSON("2500.0000", "0.0000", "2500.0000")},
 		"campaign":  {0, 200, balanceJSON("3000.0000", "0.0000", "3000.0000")},
 		"otp-eu":    {0, 200, balanceJSON("2000.0000", "0.0000", "2000.0000")},
+		"sms":       {0, 200, `{"balance10000":1500000,"gift_balance10000":0,"total_balance10000":1500000,"balance":150,"gift_balance":0,"total_balance":150}`},
 	}
 	if len(demo.Apps) != len(want) {
 		t.Errorf("Demo() has %d apps, want %d", len(demo.Apps), len(want))

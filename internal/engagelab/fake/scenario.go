@@ -23,7 +23,8 @@ type App struct {
 	Name      string `yaml:"name"`
 	DevKey    string `yaml:"dev_key"`
 	DevSecret string `yaml:"dev_secret"`
-	Currency  string `yaml:"currency"`     // default USD
+	Product   string `yaml:"product"`      // otp (default) or sms: which API's answer shape it gets
+	Currency  string `yaml:"currency"`     // otp only; default USD
 	Balance   string `yaml:"balance"`      // starting paid balance, default 0
 	Gift      string `yaml:"gift_balance"` // starting gift, default 0
 	// DrainPerMinute lowers the paid balance linearly, into overdraft if need be.
@@ -143,6 +144,15 @@ func (a App) validate(path string) []error {
 	}
 	if a.DevSecret == "" {
 		bad("dev_secret", "missing")
+	}
+	switch a.Product {
+	case "", "otp":
+	case "sms":
+		if a.Currency != "" && a.Currency != "USD" {
+			bad("currency", "the SMS API answers in USD, without a currency field")
+		}
+	default:
+		bad("product", "%q is neither otp nor sms", a.Product)
 	}
 	amount("balance", a.Balance, false)
 	amount("gift_balance", a.Gift, false)

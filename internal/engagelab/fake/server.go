@@ -1,9 +1,12 @@
-// Package fake is a fake EngageLab OTP balance API for tests, demos and
+// Package fake is a fake EngageLab balance API, OTP and SMS, for tests, demos and
 // benchmarks: scripted applications whose balances drain, get recharged, go
 // into overdraft, fail, and lose their keys over time, on an injectable clock.
 //
-// It serves only GET /v1/balance, with the real API's answers and error codes;
-// it is not a model of anything else EngageLab does.
+// It serves only GET /v1/balance, with the real APIs' answers and error codes;
+// it is not a model of anything else EngageLab does. Both products share the
+// path: an app scripted with product sms gets the SMS answer shape (integer
+// amounts × 10000, floats beside them, no currency), so one fake serves as both
+// engagelab.base_url and engagelab.sms_base_url.
 package fake
 
 import (
@@ -34,6 +37,7 @@ type Server struct {
 // app is the live state of one scripted application.
 type app struct {
 	secret         string
+	sms            bool // answers in the SMS API's shape
 	currency       string
 	origin         time.Time // offsets count from here
 	drain          decimal.Decimal
@@ -93,6 +97,7 @@ func newApp(a App, origin time.Time) *app {
 	}
 	return &app{
 		secret:         a.DevSecret,
+		sms:            a.Product == "sms",
 		currency:       cmp.Or(a.Currency, "USD"),
 		origin:         origin,
 		drain:          orZero(a.DrainPerMinute),
@@ -265,7 +270,19 @@ func (a *app) balanceAnswer(at time.Duration) answer {
 	paid, gift := a.paidNow(at).Round(4), a.gift.Round(4)
 	total := paid.Add(gift)
 	if a.total != nil {
-		total = *a.total
+		total = a.total.Round(4)
+	}
+	if a.sms {
+		units := func(d decimal.Decimal) int64 { return d.Shift(4).IntPart() }
+		// The floats are there because the real answer has them; clients must not use them.
+		return jsonAnswer(http.StatusOK, struct {
+			Balance           int64   `json:"balance10000"`
+			GiftBalance       int64   `json:"gift_balance10000"`
+			TotalBalance      int64   `json:"total_balance10000"`
+			BalanceFloat      float64 `json:"balance"`
+			GiftBalanceFloat  float64 `json:"gift_balance"`
+			TotalBalanceFloat float64 `json:"total_balance"`
+		}{units(paid), units(gift), units(total), paid.InexactFloat64(), gift.InexactFloat64(), total.InexactFloat64()})
 	}
 	return jsonAnswer(http.StatusOK, struct {
 		Currency     string `json:"currency"`
