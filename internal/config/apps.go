@@ -205,6 +205,11 @@ func (d *decoder) schedule(n *yaml.Node, path string) (parsedSchedule, bool) {
 		s, err = parseSchedule(spec)
 		d.schedules[spec] = scheduleResult{s, err}
 	}
+	if _, fromEnv := d.expanded[deref(n)]; err != nil && fromEnv {
+		// cron's reasons quote pieces of the spec, which may be pieces of a secret.
+		d.add(n, path, "%q is not a valid cron spec", spec)
+		return parsedSchedule{}, false
+	}
 	if err != nil {
 		d.add(n, path, "%q is not a valid cron spec: %v", spec, err)
 		return parsedSchedule{}, false

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,7 +26,23 @@ type decoder struct {
 	baseDir   string
 	problems  []problem
 	schedules map[string]scheduleResult // by spec
+	// expanded holds the scalars that took a value from the environment, so that no
+	// problem shows that value: it may be a secret even where a key does not expect one.
+	expanded map[*yaml.Node]expansion
 }
+
+// expansion is a scalar's value after ${VAR} expansion and the variables that went into it.
+type expansion struct {
+	value string
+	vars  []envVar
+}
+
+type envVar struct{ name, value string }
+
+// minScrubbed is the shortest environment value that is blanked out of every problem, not
+// only out of the problems of the scalar it went into: shorter ones ("1", "10m") are too
+// likely to be ordinary words of other messages, and too short to be secrets.
+const minScrubbed = 6
 
 type problem struct {
 	line int
@@ -34,12 +51,36 @@ type problem struct {
 }
 
 // add records a problem at node n (nil when there is no node to point at).
+//
+// A value taken from the environment never appears in a problem: where it would, the
+// problem shows the ${VAR} text that was written instead.
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
 	p := problem{path: path, msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.line = n.Line
+		if e, ok := d.expanded[deref(n)]; ok && e.value != "" {
+			p.msg = scrubEnv(strings.ReplaceAll(p.msg, e.value, deref(n).Value), e.vars, 1)
+		}
 	}
+	var all []envVar
+	for _, e := range d.expanded {
+		all = append(all, e.vars...)
+	}
+	p.msg = scrubEnv(p.msg, all, minScrubbed)
 	d.problems = append(d.problems, p)
+}
+
+// scrubEnv replaces each variable's value (of at least min bytes) in msg with ${NAME},
+// longest first, so a value that contains another is replaced whole.
+func scrubEnv(msg string, vars []envVar, min int) string {
+	vars = slices.Clone(vars)
+	slices.SortStableFunc(vars, func(a, b envVar) int { return len(b.value) - len(a.value) })
+	for _, v := range vars {
+		if len(v.value) >= min {
+			msg = strings.ReplaceAll(msg, v.value, "${"+v.name+"}")
+		}
+	}
+	return msg
 }
 
 func (d *decoder) sortedProblems() []string {
@@ -169,7 +210,13 @@ func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 		d.add(n, path, "must be a single value, not %s", kindName(n))
 		return "", false
 	}
-	v, err := expand(n.Value, d.getenv)
+	v, vars, err := expand(n.Value, d.getenv)
+	if len(vars) > 0 {
+		if d.expanded == nil {
+			d.expanded = map[*yaml.Node]expansion{}
+		}
+		d.expanded[n] = expansion{value: v, vars: vars}
+	}
 	if err != nil {
 		d.add(n, path, "%v", err)
 		return "", false
@@ -182,10 +229,12 @@ var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // expand replaces ${VAR} with its value and $$ with $; any other $ stays as
 // written. It runs on parsed scalars, so an expanded value can hold any
 // character without changing the YAML structure.
-func expand(s string, getenv func(string) (string, bool)) (string, error) {
+// It also returns the variables it used.
+func expand(s string, getenv func(string) (string, bool)) (string, []envVar, error) {
 	if !strings.Contains(s, "$") {
-		return s, nil
+		return s, nil, nil
 	}
+	var vars []envVar
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || i+1 == len(s) {
@@ -201,12 +250,15 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 			// The text may be a secret written inline, so a malformed
 			// reference is described, never quoted.
 			if end < 0 || !varName.MatchString(s[i+2:i+2+end]) {
-				return "", errors.New(`has a malformed ${VAR} reference (write $$ for a literal $)`)
+				return "", vars, errors.New(`has a malformed ${VAR} reference (write $$ for a literal $)`)
 			}
 			name := s[i+2 : i+2+end]
 			v, ok := getenv(name)
 			if !ok {
-				return "", fmt.Errorf("environment variable %s is not set", name)
+				return "", vars, fmt.Errorf("environment variable %s is not set", name)
+			}
+			if v != "" {
+				vars = append(vars, envVar{name, v})
 			}
 			b.WriteString(v)
 			i += 2 + end
@@ -214,7 +266,7 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 			b.WriteByte('$')
 		}
 	}
-	return b.String(), nil
+	return b.String(), vars, nil
 }
 
 // requiredStr reads a string that must be present (missing says how) and not empty.
@@ -245,7 +297,7 @@ func (d *decoder) secret(f fields, key string, required bool) (Secret, bool) {
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(d.baseDir, name)
 		}
-		data, err := os.ReadFile(name)
+		data, err := readSecretFile(name)
 		if err != nil {
 			d.add(file, join(f.path, fileKey), "cannot read the secret: %v", err)
 			return "", false
@@ -267,6 +319,26 @@ func (d *decoder) secret(f fields, key string, required bool) (Secret, bool) {
 		d.add(f.node, join(f.path, key), "is required (or %s)", fileKey)
 	}
 	return "", false
+}
+
+// maxSecretFile bounds what is read of a *_file: a secret is short, and a path such as
+// /dev/zero must not make start-up read forever.
+const maxSecretFile = 64 << 10
+
+func readSecretFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d KiB, which no secret is", name, maxSecretFile>>10)
+	}
+	return data, nil
 }
 
 // str reads an optional string; ok is false when it is absent or invalid.
