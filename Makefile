@@ -7,13 +7,13 @@ PG          := ./scripts/with-postgres.sh
 VENDOR      := internal/httpapi/static/vendor/uplot
 UPLOT_FILES := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 
-.PHONY: build test vet staticcheck gotest assets assets-check demo bench clean
+.PHONY: build test vet staticcheck gotest fuzz assets assets-check demo bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/monitor ./cmd/monitor
 
-## test: gofmt, vet, staticcheck, the vendored assets and every test with the race detector, against a real Postgres
-test: vet staticcheck assets-check gotest
+## test: gofmt, vet, staticcheck, the vendored assets, every test with the race detector against a real Postgres, and a short fuzz
+test: vet staticcheck assets-check gotest fuzz
 
 vet:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
@@ -40,6 +40,12 @@ assets-check:
 	for f in $(UPLOT_FILES); do \
 	  cmp -s web/node_modules/uplot/$$f $(VENDOR)/$$(basename $$f) || { echo "assets-check: $(VENDOR)/$$(basename $$f) differs from the uplot package in web/package-lock.json: run make assets"; exit 1; }; \
 	done; echo "assets-check: $(VENDOR) matches web/package-lock.json"
+
+## fuzz: each fuzz target for FUZZTIME (seed corpora in testdata/fuzz/; what it finds is added there)
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBalance$$' -fuzztime $(FUZZTIME) ./internal/engagelab
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadConfig$$' -fuzztime $(FUZZTIME) ./internal/config
 
 ## demo: the service on a simulated EngageLab and a throwaway Postgres; Ctrl-C cleans up
 demo:

@@ -353,7 +353,8 @@ func parseCurrency(raw json.RawMessage, note func(string), sc scrubber) string {
 		note(fmt.Sprintf(`"currency" is not a string (%s)`, sc.quote(string(raw))))
 	case s == "":
 		note(`"currency" is empty`)
-	case !currencyRE.MatchString(s):
+	case !currencyRE.MatchString(s) || sc.line(s, len(s)) != s:
+		// The second case is an echoed credential: it would be stored, and shown in messages.
 		note(fmt.Sprintf(`"currency" is not a currency code (%s)`, sc.quote(s)))
 	default:
 		return s
