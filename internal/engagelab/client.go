@@ -139,22 +139,22 @@ func transport(n int) *http.Transport {
 // error is an *Error. A total that differs from balance + gift is returned
 // as is: the caller, who knows which app it is, reports it (see Consistent).
 func (c *Client) Balance(ctx context.Context, product balance.Product, devKey, devSecret string) (balance.Snapshot, error) {
-	var url string
+	var endpoint string
 	parse := parseBalance
 	switch product {
 	case balance.ProductOTP, "":
-		url = c.otpURL
+		endpoint = c.otpURL
 	case balance.ProductSMS:
-		url, parse = c.smsURL, parseSMSBalance
+		endpoint, parse = c.smsURL, parseSMSBalance
 	default:
 		return balance.Snapshot{}, &Error{Kind: balance.Unclassified, Message: fmt.Sprintf("unknown product %q", product)}
 	}
-	b, err := c.fetch(ctx, url, parse, devKey, devSecret)
+	b, err := c.fetch(ctx, endpoint, parse, devKey, devSecret)
 	if err != nil && err.Transient() {
 		pause := c.pause()
 		if sleep(ctx, pause) {
 			c.logger.Debug("retrying balance request", "error", err, "pause", pause)
-			b, err = c.fetch(ctx, url, parse, devKey, devSecret)
+			b, err = c.fetch(ctx, endpoint, parse, devKey, devSecret)
 		}
 	}
 	if err != nil {
@@ -181,8 +181,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // parser reads a 200 answer of one product.
 type parser func(body []byte, sc scrubber) (balance.Snapshot, *Error)
 
-func (c *Client) fetch(ctx context.Context, url string, parse parser, devKey, devSecret string) (balance.Snapshot, *Error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (c *Client) fetch(ctx context.Context, endpoint string, parse parser, devKey, devSecret string) (balance.Snapshot, *Error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return balance.Snapshot{}, &Error{Kind: balance.Network, Message: "cannot build the request", Err: err}
 	}
