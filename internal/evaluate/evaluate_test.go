@@ -135,3 +135,58 @@ func TestUnknownAppIsNotFound(t *testing.T) {
 		t.Fatalf("silencing an unknown app: err = %v, want store.ErrNotFound", err)
 	}
 }
+
+// An answer in another currency than USD is stored as history, but the alerts see an upstream
+// change (no comparison with the USD thresholds), and the ledger books no change against it:
+// going USD 500 → EUR 400 → USD 450 is not a top-up of 50.
+func TestAnotherCurrencyIsStoredButNotCompared(t *testing.T) {
+	t1 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	now := t1
+	ev, st, id := setup(t, &now)
+	ctx := context.Background()
+	observe := func(at time.Time, currency, total string) []store.EventRecord {
+		t.Helper()
+		now = at
+		s := snap(at, total)
+		s.Currency = currency
+		events, err := ev.Observe(ctx, "a", s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events
+	}
+	if events := observe(t1, "USD", "500.0000"); len(events) != 0 {
+		t.Fatalf("USD 500: events %+v, want none", events)
+	}
+	for i := range 3 {
+		events := observe(t1.Add(time.Duration(i+1)*time.Minute), "EUR", "5.0000")
+		for _, e := range events {
+			if e.Alert == "money" {
+				t.Errorf("EUR 5 fired %s %s: compared with the USD thresholds", e.Type, e.Rule)
+			}
+		}
+		if i == 2 && (len(events) != 1 || events[0].Rule != "poll_failing") {
+			t.Errorf("third EUR answer: events %+v, want poll_failing", events)
+		}
+	}
+	if events := observe(t1.Add(4*time.Minute), "USD", "450.0000"); len(events) != 1 || events[0].Type != "alert.resolved" {
+		t.Errorf("USD 450: events %+v, want poll_failing resolved", events)
+	}
+	var snapshots int
+	var eur, spent, topped string
+	err := st.Pool().QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM balance_snapshots WHERE app_id = $1),
+		       (SELECT string_agg(total_balance::text, ',') FROM balance_snapshots WHERE app_id = $1 AND currency = 'EUR'),
+		       spent_total::text, topped_up_total::text
+		FROM app_state WHERE app_id = $1`, id).Scan(&snapshots, &eur, &spent, &topped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snapshots != 5 || eur != "5.0000,5.0000,5.0000" {
+		t.Errorf("stored %d snapshots, EUR totals %s; want 5, three of EUR 5.0000", snapshots, eur)
+	}
+	if topped != "0.0000" {
+		t.Errorf("topped_up_total = %s, want 0.0000: a change of currency is no top-up", topped)
+	}
+	t.Logf("spent_total %s (the change across the EUR answers is not booked)", spent)
+}
