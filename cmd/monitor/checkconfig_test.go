@@ -223,3 +223,32 @@ apps:
 		t.Error("stderr shows a secret")
 	}
 }
+
+// The spend rules' mistakes stop check-config with exit 2, each named with its line.
+func TestCheckConfigSpendProblems(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "monitor.yaml", `
+database: {url: "postgres://monitor@127.0.0.1:5432/monitor"}
+defaults:
+  thresholds: {warning: "100", critical: "20"}
+  runway: {warning: 24h, critical: 48h}
+  drain: {factor: 0, min: "-5"}
+notifiers:
+  - {name: finance, type: webhook, url: "http://127.0.0.1:1/f", events: [topup, refund]}
+apps:
+  - {name: checkout, dev_key: k, dev_secret: s, daily_spend_limit: "-1", notify: [finance]}
+`)
+	r := cli(t, "check-config", "--config", path)
+	r.want(t, 2)
+	for _, want := range []string{
+		"line 5: defaults.runway.critical: 2d must be below runway.warning 24h",
+		"line 6: defaults.drain.factor: 0 must be above 0",
+		"line 6: defaults.drain.min: -5 must not be negative",
+		"line 10: apps[0] (checkout).daily_spend_limit: -1 must be above 0",
+		`"refund"`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
