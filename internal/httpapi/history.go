@@ -19,27 +19,8 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	to := s.Clock().UTC()
-	if v := q.Get("to"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "to must be an RFC 3339 time, "+timeExample)
-			return
-		}
-		to = t.UTC()
-	}
-	from := to.Add(-history.DefaultRange)
-	if v := q.Get("from"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "from must be an RFC 3339 time, "+timeExample)
-			return
-		}
-		from = t.UTC()
-	}
-	asCSV, err := wantsCSV(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	from, to, asCSV, ok := s.rangeOf(w, r)
+	if !ok {
 		return
 	}
 	out, err := history.Read(r.Context(), s.Store, history.Question{App: name, Amount: app.Amount, From: from, To: to, Step: q.Get("step")})
@@ -77,4 +58,34 @@ func wantsCSV(r *http.Request) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// rangeOf reads from=, to= (default: the last day up to now) and the answer's format, shared
+// by history and ledger; on a bad parameter it answers 400 and ok is false.
+func (s *server) rangeOf(w http.ResponseWriter, r *http.Request) (from, to time.Time, asCSV, ok bool) {
+	q := r.URL.Query()
+	to = s.Clock().UTC()
+	if v := q.Get("to"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "to must be an RFC 3339 time, "+timeExample)
+			return
+		}
+		to = t.UTC()
+	}
+	from = to.Add(-history.DefaultRange)
+	if v := q.Get("from"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "from must be an RFC 3339 time, "+timeExample)
+			return
+		}
+		from = t.UTC()
+	}
+	asCSV, err := wantsCSV(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	return from, to, asCSV, true
 }

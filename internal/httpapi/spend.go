@@ -89,27 +89,8 @@ func (s *server) ledger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	to := s.Clock().UTC()
-	if v := q.Get("to"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "to must be an RFC 3339 time, "+timeExample)
-			return
-		}
-		to = t.UTC()
-	}
-	from := to.Add(-history.DefaultRange)
-	if v := q.Get("from"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "from must be an RFC 3339 time, "+timeExample)
-			return
-		}
-		from = t.UTC()
-	}
-	asCSV, err := wantsCSV(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	from, to, asCSV, ok := s.rangeOf(w, r)
+	if !ok {
 		return
 	}
 	out, err := history.ReadLedger(r.Context(), s.Store, history.LedgerQuestion{App: name, From: from, To: to, Step: q.Get("step")})
