@@ -28,9 +28,9 @@ type commandLine struct {
 	Silence     silenceCmd     `cmd:"" help:"Mute an app's notifications for a while (its state is still tracked)."`
 	Unsilence   unsilenceCmd   `cmd:"" help:"End an app's silence."`
 	Simulate    simulateCmd    `cmd:"" help:"Serve a fake EngageLab balance API for demos and tests."`
-	// healthcheck, being added on another branch, goes here: one line like the others.
-	VersionCmd versionCmd `cmd:"" name:"version" help:"Print the version."`
-	Help       helpCmd    `cmd:"" help:"Print the verbs, or one verb's flags."`
+	Healthcheck healthcheckCmd `cmd:"" help:"Ask a running service's /readyz once: exit 0 when ready, 1 otherwise (for probes; reads no config)."`
+	VersionCmd  versionCmd     `cmd:"" name:"version" help:"Print the version."`
+	Help        helpCmd        `cmd:"" help:"Print the verbs, or one verb's flags."`
 }
 
 const description = `Watches the prepaid balances of EngageLab OTP applications.
