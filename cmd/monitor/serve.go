@@ -16,7 +16,7 @@ func (c *serveCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	err = app.New(app.Options{Config: s.cfg, Logger: e.logger, NoMigrate: c.NoMigrate}).Run(ctx)
+	err = app.New(app.Options{Config: s.cfg, Logger: e.logger, NoMigrate: c.NoMigrate, Version: version}).Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

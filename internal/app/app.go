@@ -31,6 +31,8 @@ type Options struct {
 	Config    *config.Config
 	Logger    *slog.Logger
 	NoMigrate bool
+	// Version labels engagelab_build_info; "dev" when empty.
+	Version string
 	// Listen overrides http.listen (tests use "127.0.0.1:0").
 	Listen string
 	// Tuning for tests; zero means the production default.
@@ -118,7 +120,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 
 	a, err := open(ctx, cfg, notifiers, OpenOptions{
-		Logger: log, NoMigrate: s.opts.NoMigrate, ConnectRetry: cmp.Or(s.opts.ConnectRetry, 5*time.Second),
+		Logger: log, NoMigrate: s.opts.NoMigrate, Version: s.opts.Version, ConnectRetry: cmp.Or(s.opts.ConnectRetry, 5*time.Second),
 		Clock: s.opts.Clock, BaseBackoff: s.opts.BaseBackoff, PollOutbox: s.opts.PollOutbox,
 	})
 	if err != nil {

@@ -25,6 +25,8 @@ type OpenOptions struct {
 	Logger *slog.Logger
 	// NoMigrate checks that the schema is current instead of migrating it.
 	NoMigrate bool
+	// Version labels engagelab_build_info; "dev" when empty.
+	Version string
 	// ConnectRetry, when set, waits and retries (saying so) while the database is unreachable,
 	// instead of failing at once: `serve` must not crash-loop when started before its database.
 	ConnectRetry time.Duration
@@ -112,7 +114,7 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 		return nil, err
 	}
 	a := &App{Config: cfg, Store: st, Notifiers: notifiers, apps: apps, log: log, clock: o.Clock}
-	a.Metrics = metrics.New(st, cfg)
+	a.Metrics = metrics.New(st, cfg, metrics.WithVersion(o.Version))
 	a.delivery = delivery.Config{
 		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
 		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log.With("component", "delivery"), Observer: a.Metrics,

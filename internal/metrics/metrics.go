@@ -5,7 +5,9 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +32,27 @@ type Metrics struct {
 	collector     *storeCollector
 }
 
+// Option changes what New builds.
+type Option func(*options)
+
+type options struct{ version string }
+
+// WithVersion sets the version label of engagelab_build_info ("dev" without it).
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
 // New builds the metrics of the apps in cfg. The store is read at each scrape.
-func New(st *store.Store, cfg *config.Config) *Metrics {
+func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.version = cmp.Or(o.version, "dev")
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "engagelab_build_info",
+		Help:        "Always 1; the labels say which build of the monitor runs.",
+		ConstLabels: prometheus.Labels{"version": o.version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -57,7 +78,7 @@ func New(st *store.Store, cfg *config.Config) *Metrics {
 		m.polls.WithLabelValues(a.Name, "success")
 	}
 	m.collector = &storeCollector{st: st, apps: apps, cfg: byName, now: time.Now}
-	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector,
+	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector, buildInfo, thresholds(cfg.Apps),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -94,6 +115,8 @@ var (
 		"Notifications waiting in the outbox.", nil, nil)
 	oldestDesc = prometheus.NewDesc("engagelab_outbox_oldest_pending_seconds",
 		"Age of the oldest pending notification; 0 when none is pending.", nil, nil)
+	silencedDesc = prometheus.NewDesc("engagelab_silenced",
+		"1 while the app's notifications are silenced, else 0 (state is still tracked).", []string{"app"}, nil)
 	scrapeErrorsDesc = prometheus.NewDesc("engagelab_scrape_errors_total",
 		"Scrapes whose store reads failed; the gauges read from the store are then missing.", nil, nil)
 )
@@ -108,7 +131,7 @@ type storeCollector struct {
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{balanceDesc, lastSuccessDesc, firingDesc, pendingDesc, oldestDesc, scrapeErrorsDesc,
+	for _, d := range []*prometheus.Desc{balanceDesc, lastSuccessDesc, firingDesc, silencedDesc, pendingDesc, oldestDesc, scrapeErrorsDesc,
 		spendRateDesc, runwayDesc, spentTotalDesc, toppedUpTotalDesc} {
 		ch <- d
 	}
@@ -153,6 +176,11 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 		for _, f := range s.Firing {
 			ch <- prometheus.MustNewConstMetric(firingDesc, prometheus.GaugeValue, 1, s.Name, f.Alert, f.Rule, f.Severity)
 		}
+		silenced := 0.0
+		if s.SilencedUntil.After(c.now()) {
+			silenced = 1
+		}
+		ch <- prometheus.MustNewConstMetric(silencedDesc, prometheus.GaugeValue, silenced, s.Name)
 	}
 	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(outbox.Pending))
 	oldest := 0.0
@@ -161,4 +189,26 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 	}
 	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, oldest)
 	return c.collectSpend(ctx, ch, configured)
+}
+
+// thresholds exports each app's configured money thresholds, so that a dashboard can draw them
+// beside engagelab_balance and a Prometheus rule can compare against them. They come from the
+// config, not the store, so they stay while the database is away. The kind label names the
+// amount that the level is compared with (the app's `amount` for warning and critical;
+// total_balance for overdraft_limit), so `engagelab_balance < on(app, kind) engagelab_threshold`
+// matches one series per app.
+func thresholds(apps []config.App) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "engagelab_threshold",
+		Help: "Configured money thresholds by app and level (warning, critical; overdraft_limit as a negative amount); kind is the amount compared.",
+	}, []string{"app", "kind", "level"})
+	for _, a := range apps {
+		// The only place thresholds become floats: Prometheus has no other type.
+		g.WithLabelValues(a.Name, a.Amount, "warning").Set(a.Warning.InexactFloat64())
+		g.WithLabelValues(a.Name, a.Amount, "critical").Set(a.Critical.InexactFloat64())
+		if a.OverdraftLimit != nil {
+			g.WithLabelValues(a.Name, "total_balance", "overdraft_limit").Set(a.OverdraftLimit.Neg().InexactFloat64())
+		}
+	}
+	return g
 }
