@@ -64,12 +64,19 @@ fi
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   here="$(cd "$(dirname "$0")/.." && pwd)"
   project="engagelab-test-$$"
-  trap 'docker compose -p "$project" -f "$here/docker-compose.yml" down -v >/dev/null 2>&1 || true' EXIT
+  # Compose checks the whole file, the monitor's variables and secret files too; only postgres
+  # starts, with the password "monitor" from a throwaway secrets directory.
+  MONITOR_SECRETS_DIR="$(mktemp -d /tmp/engagelab-secrets.XXXXXX)"
+  export MONITOR_SECRETS_DIR
+  for s in database_url monitor_api_token prometheus_token slack_webhook_url checkout_dev_secret grafana_admin_password; do
+    echo unused >"$MONITOR_SECRETS_DIR/$s"
+  done
+  printf monitor >"$MONITOR_SECRETS_DIR/postgres_password"
+  chmod 0644 "$MONITOR_SECRETS_DIR"/*
+  trap 'docker compose -p "$project" -f "$here/docker-compose.yml" down -v >/dev/null 2>&1 || true; rm -rf "$MONITOR_SECRETS_DIR"' EXIT
   POSTGRES_PORT="$(free_port)"
   export POSTGRES_PORT
-  # Compose checks the whole file, the monitor's required variables too; only postgres starts.
-  export MONITOR_API_TOKEN="${MONITOR_API_TOKEN:-unused}" SLACK_WEBHOOK_URL="${SLACK_WEBHOOK_URL:-unused}" \
-    CHECKOUT_DEV_KEY="${CHECKOUT_DEV_KEY:-unused}" CHECKOUT_DEV_SECRET="${CHECKOUT_DEV_SECRET:-unused}"
+  export CHECKOUT_DEV_KEY="${CHECKOUT_DEV_KEY:-unused}"
   docker compose -p "$project" -f "$here/docker-compose.yml" up -d --wait postgres
   export TEST_DATABASE_URL="postgres://monitor:monitor@127.0.0.1:$POSTGRES_PORT/monitor?sslmode=disable"
   export DATABASE_URL="$TEST_DATABASE_URL"
