@@ -7,13 +7,15 @@ PG          := ./scripts/with-postgres.sh
 VENDOR      := internal/httpapi/static/vendor/uplot
 UPLOT_FILES := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 
-.PHONY: build test vet staticcheck gotest fuzz assets assets-check demo bench clean
+.PHONY: build test vet staticcheck gotest fuzz assets assets-check deploy-check demo bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/monitor ./cmd/monitor
 
-## test: gofmt, vet, staticcheck, the vendored assets, every test with the race detector against a real Postgres, and a short fuzz
-test: vet staticcheck assets-check gotest fuzz
+## test: gofmt, vet, staticcheck, the vendored assets, every test with the race detector against
+## a real Postgres, a short fuzz, and the deployment kit (promtool, systemd-analyze, Kubernetes
+## and Compose checks)
+test: vet staticcheck assets-check gotest fuzz deploy-check
 
 vet:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
@@ -50,6 +52,11 @@ FUZZ_SCALE ?= 1
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBalance$$' -fuzztime $$((150000 * $(FUZZ_SCALE)))x -timeout 10m ./internal/engagelab
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadConfig$$' -fuzztime $$((120000 * $(FUZZ_SCALE)))x -timeout 10m ./internal/config
+
+## deploy-check: promtool rule tests, systemd-analyze verify, strict Kubernetes manifest decoding,
+## docker-compose.yml through compose-go
+deploy-check:
+	GO=$(GO) ./scripts/check-deploy.sh
 
 ## demo: the service on a simulated EngageLab and a throwaway Postgres; Ctrl-C cleans up
 demo:
