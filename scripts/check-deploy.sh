@@ -4,7 +4,9 @@
 #     Compose profile's prometheus.yml;
 #   - systemd-analyze verify: deploy/systemd/monitor.service, pointed at a freshly built binary
 #     (verify insists that ExecStart exists); any complaint about the unit fails;
-#   - the Kubernetes manifests, decoded strictly with the API types (their own Go module).
+#   - the Kubernetes manifests, decoded strictly with the API types, and docker-compose.yml,
+#     loaded by compose-go (the loader of `docker compose`: schema and variables); each is a Go
+#     module of its own, so that the monitor's module does not depend on them.
 # With CI=true a missing tool fails the check; otherwise that part is skipped, saying so.
 # .ci/run installs the tools (Debian's prometheus and systemd packages).
 set -euo pipefail
@@ -46,6 +48,8 @@ else
   missing systemd-analyze systemd "systemd unit"
 fi
 
-(cd deploy/kubernetes && "$GO" vet ./... && "$GO" test -count=1 ./...)
+for m in deploy/kubernetes deploy/compose; do
+  (cd "$m" && "$GO" vet ./... && "$GO" test -count=1 ./...)
+done
 
 exit "$failed"
