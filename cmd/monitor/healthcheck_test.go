@@ -1,14 +1,20 @@
 package main
 
 import (
-	"net"
+	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -25,13 +31,7 @@ func TestHealthcheck(t *testing.T) {
 	// What serve answers while it waits for its database: /healthz 200, /readyz 503.
 	starting := httptest.NewServer(httpapi.Starting())
 	t.Cleanup(starting.Close)
-	// A port that nothing listens on: listen, note the address, close.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := freeAddr(t) // nothing listens there
 	// A server that accepts but never answers.
 	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	t.Cleanup(hung.Close)
@@ -95,5 +95,75 @@ func TestHealthcheckDefaultURL(t *testing.T) {
 	r.want(t, 0)
 	if !strings.Contains(r.stdout+r.stderr, "http://127.0.0.1:8080/readyz") {
 		t.Errorf("--help does not show the default URL:\n%s", r.stderr)
+	}
+}
+
+// Against the real thing: `serve` waiting for an unreachable database is alive but not ready
+// (exit 1, with its reason); `serve` on a good database becomes ready (exit 0); once it has
+// stopped, nothing answers (exit 1).
+func TestHealthcheckAgainstServe(t *testing.T) {
+	t.Parallel()
+	serve := func(dbURL string) (addr string, stop func()) {
+		t.Helper()
+		addr = freeAddr(t)
+		cfg := setup{dbURL: dbURL, baseURL: startFake(t, appHealthy), apps: []fake.App{appHealthy}}.config(t)
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, append(raw, fmt.Sprintf("http: {listen: %q}\n", addr)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		var stderr lockedBuffer
+		go func() { done <- run(ctx, []string{"monitor", "serve", "--config", cfg}, io.Discard, &stderr) }()
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v\n%s", err, stderr.String())
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return addr, stop
+	}
+	// probe runs healthcheck until it exits with want (serve needs a moment to listen).
+	probe := func(url string, want int) result {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := cli(t, "healthcheck", "--url", url, "--timeout", "2s")
+			if r.code == want || time.Now().After(deadline) {
+				r.want(t, want)
+				return r
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// The database port is closed: serve listens, answers /healthz, and waits.
+	waiting, _ := serve("postgres://monitor:db-password-42@" + freeAddr(t) + "/monitor?connect_timeout=1")
+	probe("http://"+waiting+"/healthz", 0)
+	r := probe("http://"+waiting+"/readyz", 1)
+	if want := "monitor: not ready: http://" + waiting + "/readyz answered 503 Service Unavailable: the monitor is starting: it is waiting for its database\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, "db-password-42") {
+		t.Error("the database password was printed")
+	}
+
+	ready, stop := serve(pgtest.URL(t))
+	r = probe("http://"+ready+"/readyz", 0)
+	if want := "ready: http://" + ready + "/readyz answered 200 OK\n"; r.stdout != want || r.stderr != "" {
+		t.Errorf("stdout = %q, stderr = %q, want stdout %q", r.stdout, r.stderr, want)
+	}
+	stop()
+	r = cli(t, "healthcheck", "--url", "http://"+ready+"/readyz")
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "is unreachable") {
+		t.Errorf("after stop: %q", r.stderr)
 	}
 }
