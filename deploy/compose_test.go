@@ -232,6 +232,15 @@ func TestDockerfile(t *testing.T) {
 	if froms != 2 {
 		t.Errorf("%d FROM lines, want 2 (build and runtime)", froms)
 	}
+	// The build image is the Go release that go.mod names.
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if goVersion == nil || !strings.Contains(string(raw), "FROM golang:"+string(goVersion[1])+"-bookworm@sha256:") {
+		t.Errorf("the build stage is not golang:%s-bookworm, the Go of go.mod", goVersion[1])
+	}
 	hc := regexp.MustCompile(`(?m)^HEALTHCHECK .*\\\n\s*CMD \["/usr/local/bin/monitor", "healthcheck"`)
 	if !hc.Match(raw) {
 		t.Error("no exec-form HEALTHCHECK running `monitor healthcheck`")
