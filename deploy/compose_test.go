@@ -238,7 +238,10 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
-	if goVersion == nil || !strings.Contains(string(raw), "FROM golang:"+string(goVersion[1])+"-bookworm@sha256:") {
+	if goVersion == nil {
+		t.Fatal("no go directive in go.mod")
+	}
+	if !strings.Contains(string(raw), "FROM golang:"+string(goVersion[1])+"-bookworm@sha256:") {
 		t.Errorf("the build stage is not golang:%s-bookworm, the Go of go.mod", goVersion[1])
 	}
 	hc := regexp.MustCompile(`(?m)^HEALTHCHECK .*\\\n\s*CMD \["/usr/local/bin/monitor", "healthcheck"`)
