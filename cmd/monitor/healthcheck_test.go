@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,16 @@ func TestHealthcheckAgainstServe(t *testing.T) {
 	r = probe("http://"+ready+"/readyz", 0)
 	if want := "ready: http://" + ready + "/readyz answered 200 OK\n"; r.stdout != want || r.stderr != "" {
 		t.Errorf("stdout = %q, stderr = %q, want stdout %q", r.stdout, r.stderr, want)
+	}
+	// serve labels engagelab_build_info with the binary's version.
+	resp, err := http.Get("http://" + ready + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("engagelab_build_info{goversion=%q,version=%q} 1\n", runtime.Version(), version); !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q", want)
 	}
 	stop()
 	r = cli(t, "healthcheck", "--url", "http://"+ready+"/readyz")
