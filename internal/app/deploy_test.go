@@ -17,14 +17,15 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 )
 
-// notYetExported are metric names that design.md contracts (★ Spend intelligence) and that the
-// dashboard and rules already use, but that this build does not export yet: another change adds
-// them. Remove each name from this list as soon as the service exports it; the test says when.
+// notYetExported are metric names of the product's spend contract (burn rate, runway, spent
+// and topped-up totals) that the dashboard and rules already use, but that this build does not
+// export yet: another change adds them. Remove each name from this list as soon as the service
+// exports it; the test says when.
 var notYetExported = []string{
-	"engagelab_runway_seconds",      // ★ Spend intelligence: absent while unknown
-	"engagelab_spend_rate_per_hour", // ★ Spend intelligence: {app,window}
-	"engagelab_spent_total",         // ★ Spend intelligence
-	"engagelab_topped_up_total",     // ★ Spend intelligence
+	"engagelab_runway_seconds",      // {app}, absent while unknown
+	"engagelab_spend_rate_per_hour", // {app,window}, window 1h|24h|7d
+	"engagelab_spent_total",         // {app}
+	"engagelab_topped_up_total",     // {app}
 }
 
 var metricName = regexp.MustCompile(`\bengagelab_[a-zA-Z0-9_]+`)
