@@ -116,15 +116,15 @@ func TestHealthcheckAgainstServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
+		done := make(chan int, 1)
 		var stderr lockedBuffer
-		go func() { done <- run(ctx, []string{"monitor", "serve", "--config", cfg}, io.Discard, &stderr) }()
+		go func() { done <- run(ctx, []string{"serve", "--config", cfg}, io.Discard, &stderr) }()
 		var once sync.Once
 		stop = func() {
 			once.Do(func() {
 				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v\n%s", err, stderr.String())
+				if code := <-done; code != 0 {
+					t.Errorf("serve exited with %d\n%s", code, stderr.String())
 				}
 			})
 		}
