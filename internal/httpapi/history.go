@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -24,21 +25,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := history.Read(r.Context(), s.Store, history.Question{App: name, Amount: app.Amount, From: from, To: to, Step: q.Get("step")})
-	if errors.Is(err, history.ErrInvalid) {
-		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	if !asCSV {
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-history.csv"`, name))
-	_ = out.WriteCSV(w) // a write error means the client went away
+	s.answer(w, r, out, err, asCSV, name+"-history.csv")
 }
 
 // wantsCSV reads format= (which wins) or, without it, the Accept header.
@@ -88,4 +75,24 @@ func (s *server) rangeOf(w http.ResponseWriter, r *http.Request) (from, to time.
 		return
 	}
 	return from, to, asCSV, true
+}
+
+// answer writes a history or ledger answer as JSON or as a CSV download, or the error that
+// stopped it: 400 for a question history refuses, 500 for anything else.
+func (s *server) answer(w http.ResponseWriter, r *http.Request, out interface{ WriteCSV(io.Writer) error }, err error, asCSV bool, filename string) {
+	if errors.Is(err, history.ErrInvalid) {
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if !asCSV {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
+	_ = out.WriteCSV(w) // a write error means the client went away
 }

@@ -3,10 +3,8 @@ package httpapi
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -94,19 +92,5 @@ func (s *server) ledger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := history.ReadLedger(r.Context(), s.Store, history.LedgerQuestion{App: name, From: from, To: to, Step: q.Get("step")})
-	if errors.Is(err, history.ErrInvalid) {
-		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), history.ErrInvalid.Error()+": "))
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	if !asCSV {
-		writeJSON(w, http.StatusOK, out)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-ledger.csv"`, name))
-	_ = out.WriteCSV(w) // a write error means the client went away
+	s.answer(w, r, out, err, asCSV, name+"-ledger.csv")
 }
