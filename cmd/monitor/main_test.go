@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 )
 
 // result is what a person running the binary would see.
@@ -139,37 +137,26 @@ func (s setup) config(t *testing.T) string {
 	return writeFile(t, "monitor.yaml", b.String())
 }
 
-// receiver is a webhook endpoint that records the events it gets.
+// receiver is the shared fake receiver, answering every request with one status.
 type receiver struct {
-	url    string
-	mu     sync.Mutex
-	events []notify.Event
-	status int
+	*notifytest.Receiver
+	t   *testing.T
+	url string
 }
 
 func startReceiver(t *testing.T, status int) *receiver {
 	t.Helper()
-	r := &receiver{status: status}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		var ev notify.Event
-		if err := json.Unmarshal(body, &ev); err != nil {
-			t.Errorf("receiver: body is not an event: %v: %s", err, body)
-		}
-		r.mu.Lock()
-		r.events = append(r.events, ev)
-		r.mu.Unlock()
-		w.WriteHeader(r.status)
-	}))
-	t.Cleanup(srv.Close)
-	r.url = srv.URL + "/hook"
-	return r
+	rc := notifytest.NewReceiver(t, notifytest.Status(status))
+	return &receiver{Receiver: rc, t: t, url: rc.URL + "/hook"}
 }
 
+// got decodes every event the receiver was sent, whatever it answered.
 func (r *receiver) got() []notify.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]notify.Event(nil), r.events...)
+	var out []notify.Event
+	for _, req := range r.Requests() {
+		out = append(out, req.Event(r.t))
+	}
+	return out
 }
 
 // webhook is the notifiers: entry for a receiver.

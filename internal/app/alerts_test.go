@@ -2,14 +2,13 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,63 +18,47 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
-// hook is a webhook receiver: it records every request and answers 503 while down, else 204.
+// hook is a webhook receiver (the shared one): it answers 503 while down, else 204.
 type hook struct {
-	*httptest.Server
-	mu   sync.Mutex
-	down bool
-	reqs []hookRequest
-}
-
-type hookRequest struct {
-	path, webhookID string
-	status          int
-	event           notify.Event
+	*notifytest.Receiver
+	down atomic.Bool
 }
 
 func newHook(t *testing.T) *hook {
 	t.Helper()
 	h := &hook{}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := hookRequest{path: r.URL.Path, webhookID: r.Header.Get("webhook-id")}
-		if err := json.Unmarshal(body, &req.event); err != nil {
-			t.Errorf("receiver got a body that is not an event: %v: %s", err, body)
+	h.Receiver = notifytest.NewReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		if h.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
 		}
-		h.mu.Lock()
-		req.status = http.StatusNoContent
-		if h.down {
-			req.status = http.StatusServiceUnavailable
-		}
-		h.reqs = append(h.reqs, req)
-		h.mu.Unlock()
-		w.WriteHeader(req.status)
-	}))
-	t.Cleanup(h.Close)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return h
 }
 
-func (h *hook) setDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
-
-func (h *hook) requests() []hookRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.reqs)
-}
+func (h *hook) setDown(down bool) { h.down.Store(down) }
 
 // delivered lists the events accepted at path, in arrival order.
-func (h *hook) delivered(path string) []notify.Event {
-	var out []notify.Event
-	for _, r := range h.requests() {
-		if r.path == path && r.status < 300 {
-			out = append(out, r.event)
-		}
-	}
-	return out
+func (h *hook) delivered(t *testing.T, path string) []notify.Event { return h.Events(t, path) }
+
+// waitDelivered waits until path has accepted n events and returns them.
+func (h *hook) waitDelivered(t *testing.T, path string, n int) []notify.Event {
+	t.Helper()
+	var got []notify.Event
+	waitUntil(t, fmt.Sprintf("%d deliveries to %s", n, path), func() bool {
+		got = h.delivered(t, path)
+		return len(got) >= n
+	})
+	return got
 }
+
+// waitUntil is the shared waiter.
+var waitUntil = notifytest.Eventually
 
 // msg is what a person reads in a webhook event; ids and times vary per run.
 type msg struct {
@@ -91,28 +74,6 @@ func msgs(events []notify.Event) []msg {
 			e.Balance, e.TotalBalance, e.Threshold, e.Message, e.Error})
 	}
 	return out
-}
-
-// waitDelivered waits until path has accepted n events and returns them.
-func (h *hook) waitDelivered(t *testing.T, path string, n int) []notify.Event {
-	t.Helper()
-	var got []notify.Event
-	waitUntil(t, fmt.Sprintf("%d deliveries to %s", n, path), func() bool {
-		got = h.delivered(path)
-		return len(got) >= n
-	})
-	return got
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -229,7 +190,7 @@ func TestLowBalanceLadderSendsOneMessagePerTransition(t *testing.T) {
 	s.balance("80")
 	s.rc.waitDelivered(t, "/pager", 1)
 	s.morePolls(3) // at the same balance: nothing new
-	diff(t, "messages after the drop", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages after the drop", []msg{firingWarning}, msgs(s.rc.delivered(t, "/pager")))
 
 	s.balance("10")
 	s.rc.waitDelivered(t, "/pager", 2)
@@ -237,10 +198,10 @@ func TestLowBalanceLadderSendsOneMessagePerTransition(t *testing.T) {
 	got := s.rc.waitDelivered(t, "/pager", 3)
 	s.morePolls(2)
 	diff(t, "messages", []msg{firingWarning, escalatedCritical, resolvedAt150("critical", "20.0000")},
-		msgs(s.rc.delivered("/pager")))
-	for i, r := range s.rc.requests() {
-		if r.webhookID != r.event.ID {
-			t.Errorf("request %d: webhook-id %q, body id %q", i, r.webhookID, r.event.ID)
+		msgs(s.rc.delivered(t, "/pager")))
+	for i, r := range s.rc.Requests() {
+		if e := r.Event(t); r.WebhookID != e.ID {
+			t.Errorf("request %d: webhook-id %q, body id %q", i, r.WebhookID, e.ID)
 		}
 	}
 	if got[0].Since != got[2].Since {
@@ -263,7 +224,7 @@ func TestRevokedKeyIsOneAuthFailedAlertAndNoDataAlerts(t *testing.T) {
 		Balance: "150.0000", TotalBalance: "150.0000",
 		Message: "checkout: EngageLab rejected the API key (HTTP 401, code 2002: token expired)",
 		Error:   &notify.EventError{HTTPStatus: 401, Code: 2002, Message: "token expired"}}
-	diff(t, "messages", []msg{want}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{want}, msgs(s.rc.delivered(t, "/pager")))
 	diff(t, "event log", []string{"alert.firing auth_failed/critical"}, s.eventLog(st))
 	// At once: the alert fired on the first failed poll, not after a count.
 	fails, err := st.PollFailures(context.Background(), "checkout")
@@ -312,7 +273,7 @@ func TestRestartNeitherRepeatsNorForgetsAFiringAlert(t *testing.T) {
 
 	s.start(s.cfg)
 	s.morePolls(3)
-	diff(t, "messages after the restart", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages after the restart", []msg{firingWarning}, msgs(s.rc.delivered(t, "/pager")))
 	firing, err := st.FiringAlerts(context.Background(), "checkout")
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +284,7 @@ func TestRestartNeitherRepeatsNorForgetsAFiringAlert(t *testing.T) {
 
 	s.balance("150")
 	s.rc.waitDelivered(t, "/pager", 2)
-	diff(t, "messages", []msg{firingWarning, resolvedAt150("warning", "100.0000")}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{firingWarning, resolvedAt150("warning", "100.0000")}, msgs(s.rc.delivered(t, "/pager")))
 }
 
 func TestNotificationQueuedBeforeARestartIsDeliveredOnceAfterIt(t *testing.T) {
@@ -333,17 +294,17 @@ func TestNotificationQueuedBeforeARestartIsDeliveredOnceAfterIt(t *testing.T) {
 	s.rc.setDown(true)
 	stop := s.start(s.cfg)
 	s.balance("80")
-	waitUntil(t, "a refused attempt", func() bool { return len(s.rc.requests()) > 0 })
+	waitUntil(t, "a refused attempt", func() bool { return len(s.rc.Requests()) > 0 })
 	stop()
 	s.rc.setDown(false)
 
 	s.start(s.cfg)
 	got := s.rc.waitDelivered(t, "/pager", 1)
 	s.morePolls(2)
-	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
-	for i, r := range s.rc.requests() {
-		if r.webhookID != got[0].ID {
-			t.Errorf("attempt %d carried webhook-id %q, want %q on every attempt", i+1, r.webhookID, got[0].ID)
+	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered(t, "/pager")))
+	for i, r := range s.rc.Requests() {
+		if r.WebhookID != got[0].ID {
+			t.Errorf("attempt %d carried webhook-id %q, want %q on every attempt", i+1, r.WebhookID, got[0].ID)
 		}
 	}
 	rows, err := st.Notifications(context.Background(), []string{got[0].ID}, 10)
@@ -369,7 +330,7 @@ func TestSilencedAppRecordsEventsAndRemindsOnUnsilence(t *testing.T) {
 	waitUntil(t, "the silenced firing to be recorded", func() bool { return len(s.eventLog(st)) > 0 })
 	s.morePolls(2)
 	diff(t, "event log while silenced", []string{"alert.firing low_balance/warning silenced"}, s.eventLog(st))
-	if n := len(s.rc.requests()); n != 0 {
+	if n := len(s.rc.Requests()); n != 0 {
 		t.Fatalf("receiver got %d requests while the app was silenced", n)
 	}
 
@@ -380,7 +341,7 @@ func TestSilencedAppRecordsEventsAndRemindsOnUnsilence(t *testing.T) {
 	s.morePolls(2)
 	reminder := firingWarning
 	reminder.Type = "alert.reminder"
-	diff(t, "messages", []msg{reminder}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{reminder}, msgs(s.rc.delivered(t, "/pager")))
 	diff(t, "event log", []string{"alert.firing low_balance/warning silenced", "alert.reminder low_balance/warning"}, s.eventLog(st))
 }
 
@@ -405,7 +366,7 @@ func TestPollOnceBesideTheServiceFiresOnce(t *testing.T) {
 	s.morePolls(2)
 	s.rc.waitDelivered(t, "/pager", 1)
 	diff(t, "event log", []string{"alert.firing low_balance/warning"}, s.eventLog(st))
-	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{firingWarning}, msgs(s.rc.delivered(t, "/pager")))
 }
 
 // Failed polls store no snapshot, so nothing but the lock on the app's state row orders them:
@@ -436,7 +397,7 @@ func TestConcurrentFailedPollsFireAuthFailedOnce(t *testing.T) {
 		Message: "checkout: EngageLab rejected the API key (HTTP 401, code 2001: invalid token)",
 		Error:   &notify.EventError{HTTPStatus: 401, Code: 2001, Message: "invalid token"}}
 	diff(t, "event log", []string{"alert.firing auth_failed/critical"}, s.eventLog(st))
-	diff(t, "messages", []msg{want}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{want}, msgs(s.rc.delivered(t, "/pager")))
 }
 
 func TestMinSeverityRoutesOnlyCriticalButAlwaysTheResolveOfWhatWasTold(t *testing.T) {
@@ -460,7 +421,7 @@ apps:
 	s.morePolls(1)
 	types := func(path string) []string {
 		var out []string
-		for _, e := range s.rc.delivered(path) {
+		for _, e := range s.rc.delivered(t, path) {
 			out = append(out, e.Type+" "+e.Severity)
 		}
 		return out

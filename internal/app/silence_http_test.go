@@ -50,7 +50,7 @@ func TestSilenceOverHTTP(t *testing.T) {
 	s.balance("80")
 	waitUntil(t, "the silenced firing to be recorded", func() bool { return len(s.eventLog(st)) > 0 })
 	s.morePolls(2)
-	if n := len(s.rc.requests()); n != 0 {
+	if n := len(s.rc.Requests()); n != 0 {
 		t.Fatalf("receiver got %d requests while the app was silenced", n)
 	}
 
@@ -61,6 +61,6 @@ func TestSilenceOverHTTP(t *testing.T) {
 	s.morePolls(2)
 	reminder := firingWarning
 	reminder.Type = "alert.reminder"
-	diff(t, "messages", []msg{reminder}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{reminder}, msgs(s.rc.delivered(t, "/pager")))
 	diff(t, "event log", []string{"alert.firing low_balance/warning silenced", "alert.reminder low_balance/warning"}, s.eventLog(st))
 }

@@ -61,7 +61,7 @@ func TestSilenceEndsOnTheTimerWithOneReminder(t *testing.T) {
 	time.Sleep(time.Second)
 	reminder := firingWarning
 	reminder.Type = "alert.reminder"
-	diff(t, "messages", []msg{firingWarning, reminder}, msgs(s.rc.delivered("/pager")))
+	diff(t, "messages", []msg{firingWarning, reminder}, msgs(s.rc.delivered(t, "/pager")))
 	diff(t, "event log", []string{"alert.firing low_balance/warning", "alert.reminder low_balance/warning"}, s.eventLog(st))
 	if n := s.fake.Requests("k-checkout"); n != 1 {
 		t.Errorf("the fake saw %d requests, want 1 (the start-up poll): the reminder must come from the timer", n)

@@ -3,10 +3,8 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/alert"
 	"github.com/opsbalance/engagelab-monitor/internal/delivery"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
+	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 	slacknotify "github.com/opsbalance/engagelab-monitor/internal/notify/slack"
 	webhooknotify "github.com/opsbalance/engagelab-monitor/internal/notify/webhook"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
@@ -31,69 +30,24 @@ const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // secretPath stands for the credential a webhook URL may carry; no error may show it.
 const secretPath = "/hooks/T0SECRET/B0SECRET"
 
-// request is one request a receiver got.
-type request struct {
-	At        time.Time
-	Path      string
-	WebhookID string
-	Header    http.Header
-	Body      []byte
-}
+// receiver and request are the shared fake receiver's; ok answers every request 200.
+type (
+	receiver = notifytest.Receiver
+	request  = notifytest.Request
+)
 
-// event decodes a webhook body.
-func (r request) event(t *testing.T) notify.Event {
-	t.Helper()
-	var e notify.Event
-	if err := json.Unmarshal(r.Body, &e); err != nil {
-		t.Fatalf("receiver got a body that is not an event: %v: %s", err, r.Body)
-	}
-	return e
-}
-
-// receiver is a fake webhook (or Slack) endpoint that records every request and answers as
-// answer says; n counts the requests before this one.
-type receiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []request
-	answer   func(n int, r request) (status int, header http.Header, body string)
-}
-
-func newReceiver(t *testing.T, answer func(n int, r request) (int, http.Header, string)) *receiver {
-	t.Helper()
-	rc := &receiver{answer: answer}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := request{At: time.Now(), Path: r.URL.Path, WebhookID: r.Header.Get("webhook-id"), Header: r.Header.Clone(), Body: body}
-		rc.mu.Lock()
-		n := len(rc.requests)
-		rc.requests = append(rc.requests, req)
-		rc.mu.Unlock()
-		status, header, text := rc.answer(n, req)
-		for k, v := range header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, text)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
+func newReceiver(t *testing.T, answer notifytest.Script) *receiver {
+	return notifytest.NewScripted(t, answer)
 }
 
 func ok(int, request) (int, http.Header, string) { return http.StatusOK, nil, "ok" }
-
-func (rc *receiver) got() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]request(nil), rc.requests...)
-}
 
 func webhook(t *testing.T, name string, rc *receiver) notify.Notifier {
 	t.Helper()
 	return webhooknotify.New(webhooknotify.Config{Name: name, URL: rc.URL + secretPath + "?token=hidden", Secret: webhookSecret})
 }
 
-// outbox is a database with apps whose events are queued through store.Apply, as the poller does.
+// outbox is a database with apps whose events are queued as an evaluation queues them.
 type outbox struct {
 	t   *testing.T
 	url string
@@ -159,7 +113,7 @@ func (o *outbox) rows(ids ...string) map[string]store.OutboxRow {
 func (o *outbox) settled(ids ...string) map[string]store.OutboxRow {
 	o.t.Helper()
 	var rows map[string]store.OutboxRow
-	waitFor(o.t, "outbox rows to settle", func() bool {
+	notifytest.Eventually(o.t, "outbox rows to settle", func() bool {
 		rows = o.rows(ids...)
 		for _, r := range rows {
 			if r.Status == "pending" {
@@ -169,17 +123,6 @@ func (o *outbox) settled(ids ...string) map[string]store.OutboxRow {
 		return len(rows) > 0
 	})
 	return rows
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // run starts a worker until the test ends.
@@ -221,13 +164,13 @@ func TestRetriesUntilDeliveredOnceWithTheSameWebhookID(t *testing.T) {
 	if diff := cmp.Diff(summary{"delivered", 4, ""}, summarise(row)); diff != "" {
 		t.Errorf("outbox row (-want +got):\n%s", diff)
 	}
-	got := rc.got()
+	got := rc.Requests()
 	if len(got) != 4 {
 		t.Fatalf("receiver got %d requests, want 4", len(got))
 	}
 	for i, r := range got {
-		if r.WebhookID != id || r.event(t).ID != id {
-			t.Errorf("attempt %d: webhook-id %q, body id %q, want %q on every attempt", i+1, r.WebhookID, r.event(t).ID, id)
+		if r.WebhookID != id || r.Event(t).ID != id {
+			t.Errorf("attempt %d: webhook-id %q, body id %q, want %q on every attempt", i+1, r.WebhookID, r.Event(t).ID, id)
 		}
 	}
 }
@@ -248,7 +191,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if row.Status != "delivered" || row.Attempts != 2 {
 		t.Errorf("row = %s after %d attempts, want delivered after 2", row.Status, row.Attempts)
 	}
-	got := rc.got()
+	got := rc.Requests()
 	if len(got) != 2 {
 		t.Fatalf("receiver got %d requests, want 2", len(got))
 	}
@@ -290,7 +233,7 @@ func TestPermanentRefusalIsDeadAtOnceAndDoesNotBlockTheNextEvent(t *testing.T) {
 		}
 	}
 	var ids []string
-	for _, r := range rc.got() {
+	for _, r := range rc.Requests() {
 		ids = append(ids, r.WebhookID)
 	}
 	if diff := cmp.Diff([]string{refused, next}, ids); diff != "" {
@@ -315,8 +258,8 @@ func TestEventsOfOneAppAndNotifierArriveInOrderDespiteRetries(t *testing.T) {
 
 	o.settled(first, second, third)
 	var got []string
-	for _, r := range rc.got() {
-		got = append(got, r.event(t).Type+" "+r.WebhookID)
+	for _, r := range rc.Requests() {
+		got = append(got, r.Event(t).Type+" "+r.WebhookID)
 	}
 	want := []string{
 		"alert.firing " + first, "alert.firing " + first, "alert.firing " + first,
@@ -404,7 +347,7 @@ func TestTooOldRowsDieUnsentAndSupersededRemindersAreDropped(t *testing.T) {
 		t.Errorf("outbox rows (-want +got):\n%s", diff)
 	}
 	var ids []string
-	for _, r := range rc.got() {
+	for _, r := range rc.Requests() {
 		ids = append(ids, r.WebhookID)
 	}
 	if diff := cmp.Diff([]string{escalation}, ids); diff != "" {
@@ -429,7 +372,7 @@ func TestSlackRateLimitIsHonoured(t *testing.T) {
 	if diff := cmp.Diff(summary{"delivered", 2, ""}, summarise(row)); diff != "" {
 		t.Errorf("outbox row (-want +got):\n%s", diff)
 	}
-	got := rc.got()
+	got := rc.Requests()
 	if len(got) != 2 {
 		t.Fatalf("Slack got %d requests, want 2", len(got))
 	}
@@ -466,7 +409,7 @@ func TestSlackChannelNotFoundIsDead(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outbox rows (-want +got):\n%s", diff)
 	}
-	reqs := rc.got()
+	reqs := rc.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("Slack got %d requests, want one per event", len(reqs))
 	}
@@ -496,7 +439,7 @@ func TestRowsBehindARetryingRowWaitForIt(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Drain = %d, %v; want 1 row handled (the second waits behind the first)", n, err)
 	}
-	if got := len(rc.got()); got != 1 {
+	if got := len(rc.Requests()); got != 1 {
 		t.Errorf("receiver got %d requests, want 1", got)
 	}
 	if r := o.rows(first)[first+"/pager"]; r.Status != "pending" || r.Attempts != 1 {
@@ -536,8 +479,8 @@ func TestRowsForAnUnknownNotifierWaitInsteadOfDying(t *testing.T) {
 	if got := o.settled(id)[id+"/pager"]; got.Status != "delivered" || got.Attempts != 1 {
 		t.Errorf("row = %+v, want delivered at the first real attempt", got)
 	}
-	if len(rc.got()) != 1 {
-		t.Errorf("%d requests, want 1", len(rc.got()))
+	if len(rc.Requests()) != 1 {
+		t.Errorf("%d requests, want 1", len(rc.Requests()))
 	}
 }
 

@@ -6,6 +6,7 @@ package notifytest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,14 +81,28 @@ func Unknown() notify.Event {
 	}
 }
 
-// Request is what a fake receiver saw.
+// Request is what a fake receiver saw, and how it answered.
 type Request struct {
 	Method, Path, RawQuery string
 	Header                 http.Header
 	Body                   []byte
+	At                     time.Time // when it arrived
+	WebhookID              string    // the webhook-id header
+	Status                 int       // the status the receiver answered
 }
 
-// Receiver is a fake endpoint that records each request and answers with a handler.
+// Event decodes the request's body as a webhook event, failing the test otherwise.
+func (r Request) Event(t testing.TB) notify.Event {
+	t.Helper()
+	var e notify.Event
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("receiver got a body that is not an event: %v: %s", err, r.Body)
+	}
+	return e
+}
+
+// Receiver is a fake endpoint over real HTTP that records each request and answers with a
+// handler. It is the one fake receiver of the notifier, delivery, CLI and service tests.
 type Receiver struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -97,19 +112,81 @@ type Receiver struct {
 // NewReceiver starts a receiver answering with respond; it stops when the test ends.
 func NewReceiver(t testing.TB, respond http.HandlerFunc) *Receiver {
 	t.Helper()
+	return newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int, _ Request) { respond(w, r) })
+}
+
+// newReceiver is NewReceiver whose respond also gets the request's number (from 0) and record.
+func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int, rec Request)) *Receiver {
+	t.Helper()
 	rc := &Receiver{}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			t.Errorf("read request body: %v", err)
 		}
+		rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+			Body: body, At: time.Now(), WebhookID: r.Header.Get("webhook-id")}
 		rc.mu.Lock()
-		rc.seen = append(rc.seen, Request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+		i := len(rc.seen)
+		rc.seen = append(rc.seen, rec)
 		rc.mu.Unlock()
-		respond(w, r)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		respond(sw, r, i, rec)
+		rc.mu.Lock()
+		rc.seen[i].Status = sw.status
+		rc.mu.Unlock()
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+
+// Script says how a scripted receiver answers its n-th request (counted from 0).
+type Script func(n int, r Request) (status int, header http.Header, body string)
+
+// NewScripted starts a receiver that answers each request as answer says.
+func NewScripted(t testing.TB, answer Script) *Receiver {
+	t.Helper()
+	return newReceiver(t, func(w http.ResponseWriter, _ *http.Request, n int, rec Request) {
+		status, header, body := answer(n, rec)
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+// Events decodes the events the receiver accepted (answered below 300) at path, or at any
+// path when path is "", in arrival order.
+func (rc *Receiver) Events(t testing.TB, path string) []notify.Event {
+	t.Helper()
+	var out []notify.Event
+	for _, r := range rc.Requests() {
+		if (path == "" || r.Path == path) && r.Status < 300 {
+			out = append(out, r.Event(t))
+		}
+	}
+	return out
+}
+
+// Eventually waits, up to 15 s, until cond holds, failing the test with what otherwise: the one
+// waiter of the tests that watch background work (deliveries, polls) happen.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Requests returns what the receiver got so far.
