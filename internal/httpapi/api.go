@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -346,6 +347,11 @@ func (s *server) silence(w http.ResponseWriter, r *http.Request) {
 	}
 	if !until.After(now) {
 		writeError(w, http.StatusBadRequest, "until must be in the future")
+		return
+	}
+	if strings.ContainsRune(body.Reason, 0) || !utf8.ValidString(body.Reason) {
+		// Postgres text cannot hold either; refusing here beats a 500 from the database.
+		writeError(w, http.StatusBadRequest, "reason must be text without NUL bytes")
 		return
 	}
 	until = until.UTC().Truncate(time.Second)

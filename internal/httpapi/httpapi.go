@@ -115,12 +115,20 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // internalError logs err and answers a 500 (or 503 when the database is the cause) without
 // the detail, which may name hosts.
 func (s *server) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		writeError(w, http.StatusServiceUnavailable, "the database did not answer in time")
+	if r.Context().Err() != nil {
+		// The client went away: its own business, not a fault of ours worth an ERROR line.
+		s.Logger.Debug("request cancelled by the client", "method", r.Method, "path", r.URL.Path, "error", err)
 		return
 	}
-	writeError(w, http.StatusInternalServerError, "reading the database failed; see the monitor's log")
+	s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		writeError(w, http.StatusServiceUnavailable, "the database did not answer in time")
+	case store.Unavailable(err):
+		writeError(w, http.StatusServiceUnavailable, "the database does not answer; try again shortly")
+	default:
+		writeError(w, http.StatusInternalServerError, "reading the database failed; see the monitor's log")
+	}
 }
 
 // jsonErrors turns the mux's plain-text 404 and 405 into the contract's JSON errors.

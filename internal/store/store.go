@@ -8,8 +8,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -72,6 +74,23 @@ func Open(ctx context.Context, dbURL string, logger *slog.Logger) (*Store, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// Unavailable reports whether err says the database could not be reached (down, restarting,
+// refusing connections), as opposed to a query that failed: the API answers 503 for it.
+func Unavailable(err error) bool {
+	var connect *pgconn.ConnectError
+	var unreachable *unreachableError
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connect), errors.As(err, &unreachable), errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pgErr):
+		// 08: connection exceptions; 57P: the server is shutting down, crashed or starting.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
 
 // Ping checks that the database answers.
