@@ -1,6 +1,6 @@
 // Package httpapi serves the monitor over HTTP: the JSON API of the ★ HTTP contract, the
 // Prometheus metrics, the health probes and the embedded dashboard. It reads through the store
-// and changes state only through the Silencer (the poller); it holds no state of its own
+// and changes state only through the Silencer (the evaluator); it holds no state of its own
 // beyond the configuration.
 package httpapi
 
@@ -22,7 +22,7 @@ import (
 // maxBody limits request bodies: the largest legitimate one is a silence of a few hundred bytes.
 const maxBody = 64 << 10
 
-// Silencer silences and unsilences apps; *poller.Poller is one. Both return an error wrapping
+// Silencer silences and unsilences apps; *evaluate.Evaluator is one. Both return an error wrapping
 // store.ErrNotFound for an unknown app.
 type Silencer interface {
 	Silence(ctx context.Context, app string, until time.Time, reason string) error
