@@ -117,10 +117,10 @@ func TestSilence(t *testing.T) {
 		t.Errorf("--all does not show the event as silenced:\n%s", r.stdout)
 	}
 
-	// Unsilenced with the alert still firing: one reminder is queued.
+	// Unsilenced with the alert still firing: one message is queued.
 	r = cli(t, "unsilence", "--config", path, "--app", "low")
 	r.want(t, 0)
-	if want := "low is no longer silenced; 1 alert still firing: a reminder is queued for `monitor serve` to deliver\n"; r.stdout != want {
+	if want := "low is no longer silenced; 1 alert still firing: its message is queued for `monitor serve` to deliver\n"; r.stdout != want {
 		t.Errorf("unsilence: stdout = %q, want %q", r.stdout, want)
 	}
 }

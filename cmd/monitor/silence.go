@@ -69,9 +69,9 @@ func (c *unsilenceCmd) Run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "%s is no longer silenced", c.App)
 	switch n := len(events); {
 	case n == 1:
-		fmt.Fprint(e.stdout, "; 1 alert still firing: a reminder is queued for `monitor serve` to deliver")
+		fmt.Fprint(e.stdout, "; 1 alert still firing: its message is queued for `monitor serve` to deliver")
 	case n > 1:
-		fmt.Fprintf(e.stdout, "; %d alerts still firing: reminders are queued for `monitor serve` to deliver", n)
+		fmt.Fprintf(e.stdout, "; %d alerts still firing: their messages are queued for `monitor serve` to deliver", n)
 	}
 	fmt.Fprintln(e.stdout)
 	return nil

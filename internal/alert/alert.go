@@ -115,6 +115,10 @@ type AlertState struct {
 	Since      time.Time // when this firing episode began; zero when not firing
 	LevelSince time.Time // when the current level was reached
 	LastSentAt time.Time // time of the last firing/escalated/deescalated/reminder event: the reminder clock
+	// Sent is the level the last message that was not silenced announced: zero when nothing of
+	// this episode was sent. When a silence ends, a level that moved meanwhile is announced
+	// as the transition from Sent, not as a reminder.
+	Sent Level
 }
 
 // State is everything Evaluate needs to remember about one app between calls.
@@ -419,6 +423,17 @@ func (c *evaluation) settle(k Kind, a AlertState, next Level, failure *balance.F
 			return a
 		}
 		ev.Type = Reminder
+		if c.silenceEnded && a.Sent != a.Level {
+			// What changed while the silence held is news: say it as the transition from what
+			// people last heard (or as a firing, when they heard nothing of this episode).
+			ev.Type = Firing
+			if a.Sent.Firing() {
+				ev.Type, ev.Previous = Escalated, a.Sent
+				if rank(a.Level) < rank(a.Sent) {
+					ev.Type = Deescalated
+				}
+			}
+		}
 		a.LastSentAt = c.now
 	case !a.Level.Firing():
 		ev.Type = Firing
@@ -441,6 +456,9 @@ func (c *evaluation) settle(k Kind, a AlertState, next Level, failure *balance.F
 	if failure != nil {
 		f := *failure
 		ev.Failure = &f
+	}
+	if !ev.Silenced && ev.Type != Resolved {
+		a.Sent = a.Level
 	}
 	c.events = append(c.events, ev)
 	return a

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/shopspring/decimal"
 )
@@ -18,7 +19,10 @@ var (
 	err403 = &balance.Failure{Kind: balance.AppUnavailable, HTTPStatus: 403, Code: 2002, Message: "app unavailable"}
 	err500 = &balance.Failure{Kind: balance.ServerError, HTTPStatus: 500, Message: "internal server error"}
 
-	cmpOpts = cmp.Options{cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })}
+	// Sent has tests of its own (TestSilenceEndAnnouncesWhatChanged); the tables here compare
+	// the rest of the state.
+	cmpOpts = cmp.Options{cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) }),
+		cmpopts.IgnoreFields(AlertState{}, "Sent")}
 )
 
 func ago(d time.Duration) time.Time { return t0.Add(-d) }
@@ -57,7 +61,7 @@ func failed(f *balance.Failure) *Observation { return &Observation{Failure: f} }
 // firing is an alert whose episode and level began at since and whose last
 // message was sent at lastSent.
 func firing(l Level, since, lastSent time.Time) AlertState {
-	return AlertState{Level: l, Since: since, LevelSince: since, LastSentAt: lastSent}
+	return AlertState{Level: l, Since: since, LevelSince: since, LastSentAt: lastSent, Sent: l}
 }
 
 func TestEvaluate(t *testing.T) {
@@ -732,7 +736,7 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "silence then unsilence: one reminder for what still fires",
+			name: "silence then unsilence: the escalation that happened meanwhile is announced",
 			steps: []step{
 				{at: 0, obs: ok("90"), want: []Event{
 					{Type: Firing, Alert: Money, Level: lowWarning, Since: t0, At: t0, Threshold: dec("100")},
@@ -747,7 +751,7 @@ func TestScenarios(t *testing.T) {
 				},
 				{at: 80 * time.Minute, obs: ok("10")},
 				{at: 90 * time.Minute, action: Unsilence, want: []Event{
-					{Type: Reminder, Alert: Money, Level: lowCritical, Since: t0, At: at(90 * time.Minute), Threshold: dec("20")},
+					{Type: Escalated, Alert: Money, Level: lowCritical, Previous: lowWarning, Since: t0, At: at(90 * time.Minute), Threshold: dec("20")},
 				}},
 				{at: 90 * time.Minute},
 			},

@@ -168,3 +168,42 @@ func TestDrainOffResolves(t *testing.T) {
 		t.Errorf("events = %+v, want the drain alert resolved", events)
 	}
 }
+
+// When a silence ends, each alert still firing gets one message: a reminder when its level is
+// what people last heard, else the transition from that level, or a firing when they heard
+// nothing of the episode.
+func TestSilenceEndAnnouncesWhatChanged(t *testing.T) {
+	r := baseRules()
+	silencedUntil := ago(time.Minute) // the silence ended a minute ago
+	tests := []struct {
+		name     string
+		money    AlertState
+		wantType EventType
+		wantPrev Level
+	}{
+		{"the level people heard: a reminder",
+			AlertState{Level: lowWarning, Since: ago(3 * time.Hour), LevelSince: ago(3 * time.Hour), LastSentAt: ago(3 * time.Hour), Sent: lowWarning},
+			Reminder, Level{}},
+		{"escalated while silenced: the escalation",
+			AlertState{Level: lowCritical, Since: ago(3 * time.Hour), LevelSince: ago(time.Hour), LastSentAt: ago(time.Hour), Sent: lowWarning},
+			Escalated, lowWarning},
+		{"de-escalated while silenced: the de-escalation",
+			AlertState{Level: lowWarning, Since: ago(3 * time.Hour), LevelSince: ago(time.Hour), LastSentAt: ago(time.Hour), Sent: overdraft},
+			Deescalated, overdraft},
+		{"fired while silenced: the firing",
+			AlertState{Level: lowCritical, Since: ago(time.Hour), LevelSince: ago(time.Hour), LastSentAt: ago(time.Hour)},
+			Firing, Level{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prev := State{Money: tt.money, SilencedUntil: silencedUntil, LastSuccessAt: lastOK}
+			next, events := Evaluate(prev, nil, r, t0, ago(time.Hour))
+			if len(events) != 1 || events[0].Type != tt.wantType || events[0].Previous != tt.wantPrev || events[0].Silenced {
+				t.Fatalf("events = %+v, want one unsilenced %s from %v", events, tt.wantType, tt.wantPrev)
+			}
+			if next.Money.Sent != tt.money.Level || !next.Money.LastSentAt.Equal(t0) {
+				t.Errorf("after the message: Sent = %v, LastSentAt = %v; want %v at t0", next.Money.Sent, next.Money.LastSentAt, tt.money.Level)
+			}
+		})
+	}
+}

@@ -84,7 +84,8 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 			return row.Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
 				&polledAt, &currency, &bal, &gift, &total)
 		})
-		b.Queue(`SELECT alert, rule, severity, since, level_since, last_sent_at FROM alert_state WHERE app_id = $1`, appID).
+		b.Queue(`SELECT alert, rule, severity, since, level_since, last_sent_at, sent_rule, sent_severity
+			FROM alert_state WHERE app_id = $1`, appID).
 			Query(func(rows pgx.Rows) error { return t.loadAlerts(rows) })
 		err := tx.SendBatch(ctx, b).Close()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -113,10 +114,10 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 func (t *AppTx) State() AppState { return t.state }
 
 func (t *AppTx) loadAlerts(rows pgx.Rows) error {
-	var kind, sev string
+	var kind, sev, sentSev string
 	var a alert.AlertState
-	_, err := pgx.ForEachRow(rows, []any{&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt}, func() error {
-		a.Level.Severity = alert.Severity(sev)
+	_, err := pgx.ForEachRow(rows, []any{&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt, &a.Sent.Rule, &sentSev}, func() error {
+		a.Level.Severity, a.Sent.Severity = alert.Severity(sev), alert.Severity(sentSev)
 		t.state.Alerts.Set(alert.Kind(kind), a)
 		return nil
 	})
@@ -325,11 +326,13 @@ func (t *AppTx) SaveState(_ context.Context, s AppState) error {
 			continue
 		}
 		t.writes.Queue(`
-			INSERT INTO alert_state (app_id, alert, rule, severity, since, level_since, last_sent_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			INSERT INTO alert_state (app_id, alert, rule, severity, since, level_since, last_sent_at, sent_rule, sent_severity)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (app_id, alert) DO UPDATE SET rule = excluded.rule, severity = excluded.severity,
-				since = excluded.since, level_since = excluded.level_since, last_sent_at = excluded.last_sent_at`,
-			t.appID, string(k), a.Level.Rule, string(a.Level.Severity), a.Since.UTC(), a.LevelSince.UTC(), a.LastSentAt.UTC())
+				since = excluded.since, level_since = excluded.level_since, last_sent_at = excluded.last_sent_at,
+				sent_rule = excluded.sent_rule, sent_severity = excluded.sent_severity`,
+			t.appID, string(k), a.Level.Rule, string(a.Level.Severity), a.Since.UTC(), a.LevelSince.UTC(), a.LastSentAt.UTC(),
+			a.Sent.Rule, string(a.Sent.Severity))
 	}
 	lastPolled := t.state.LastPolledAt
 	t.state = s
