@@ -196,31 +196,9 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		if overtaken {
 			evalObs = nil
 		}
-		var sp *spendNow
-		switch {
-		case obs != nil && obs.Snapshot != nil && (prevSnap == nil || obs.Snapshot.PolledAt.After(prevSnap.PolledAt)):
-			// The ledger is the chain of snapshots in time order: a snapshot older than the newest
-			// stored one is history between two already booked, and booking it would count its
-			// change twice. A newer one is booked even when a newer failed poll has overtaken it
-			// for the alerts: its money is still the latest known.
-			stats, delta, err := ledger(ctx, tx, app, prevSnap, *obs.Snapshot)
-			if err != nil {
-				return err
-			}
-			sp = &spendNow{stats: stats, delta: delta}
-		case evalObs == nil && prev.Alerts.DailySpend.Level.Firing() && app.DailySpendLimit != nil:
-			// Only the clock ends a day: a tick reads today's spend while the daily alert fires.
-			in, err := tx.SpendInputs(ctx, now, app.Drain.Window, DayStart(now, app.SpendDay))
-			if err != nil {
-				return err
-			}
-			sp = &spendNow{stats: spend.Compute(in)}
-			evalObs = &alert.Observation{At: now}
-		}
-		if sp != nil && evalObs != nil {
-			o := *evalObs
-			o.Spend = sp.view(app, tx.Latest())
-			evalObs = &o
+		sp, evalObs, err := readSpend(ctx, tx, app, prev, prevSnap, obs, evalObs, now)
+		if err != nil {
+			return err
 		}
 		next := prev
 		if change != nil {
@@ -277,6 +255,39 @@ func currencyFailure(obs *alert.Observation) *balance.Failure {
 		return nil
 	}
 	return obs.Snapshot.CurrencyFailure(obs.At)
+}
+
+// readSpend books a snapshot's change in the ledger and reads the spend the alert rules need,
+// returning it with the observation to evaluate (which carries it). Without a snapshot to book
+// it reads nothing, except on a tick while daily_spend fires: only the clock ends a day.
+func readSpend(ctx context.Context, tx *store.AppTx, app config.App, prev store.AppState, prevSnap *balance.Snapshot,
+	obs, evalObs *alert.Observation, now time.Time) (*spendNow, *alert.Observation, error) {
+	var sp *spendNow
+	switch {
+	case obs != nil && obs.Snapshot != nil && (prevSnap == nil || obs.Snapshot.PolledAt.After(prevSnap.PolledAt)):
+		// The ledger is the chain of snapshots in time order: a snapshot older than the newest
+		// stored one is history between two already booked, and booking it would count its
+		// change twice. A newer one is booked even when a newer failed poll has overtaken it
+		// for the alerts: its money is still the latest known.
+		stats, delta, err := ledger(ctx, tx, app, prevSnap, *obs.Snapshot)
+		if err != nil {
+			return nil, nil, err
+		}
+		sp = &spendNow{stats: stats, delta: delta}
+	case evalObs == nil && prev.Alerts.DailySpend.Level.Firing() && app.DailySpendLimit != nil:
+		in, err := tx.SpendInputs(ctx, now, app.Drain.Window, DayStart(now, app.SpendDay))
+		if err != nil {
+			return nil, nil, err
+		}
+		sp = &spendNow{stats: spend.Compute(in)}
+		evalObs = &alert.Observation{At: now}
+	}
+	if sp != nil && evalObs != nil {
+		o := *evalObs
+		o.Spend = sp.view(app, tx.Latest())
+		evalObs = &o
+	}
+	return sp, evalObs, nil
 }
 
 // storeObservation stores the observation itself: every poll is history, overtaken or not.
