@@ -24,6 +24,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/retention"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
+	"github.com/opsbalance/engagelab-monitor/internal/watch"
 )
 
 // Options configure a Service. Only Config is required; the rest exist for tests.
@@ -147,6 +148,14 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	watcher, err := watch.New(watch.Config{Store: a.Store, Config: cfg, Tick: s.opts.TickEvery, Clock: s.opts.Clock,
+		Logger: log.With("component", "watch")})
+	if err != nil {
+		return err
+	}
+	if cfg.Heartbeat != nil {
+		a.Metrics.Registry().MustRegister(watch.Collector(a.Store))
+	}
 	api := httpapi.New(httpapi.Config{Store: a.Store, Config: cfg, Silencer: a.Evaluator, Metrics: a.Metrics, Logger: log})
 	handler.Store(&api)
 
@@ -158,6 +167,7 @@ func (s *Service) Run(ctx context.Context) error {
 	polling.Go("scheduler", func() { _ = sched.Run(ctx) })
 	polling.Go("retention", func() { _ = pruner.Run(ctx) })
 	polling.Go("outbox listener", func() { a.Store.ListenOutbox(ctx, a.Delivery.Wake) })
+	polling.Go("heartbeat and digest", func() { _ = watcher.Run(ctx) })
 	var delivering group
 	delivering.Go("delivery", func() { _ = a.Delivery.Run(deliverCtx) })
 

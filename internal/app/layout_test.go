@@ -23,6 +23,7 @@ var floors = map[string]int{
 	"store": 2, "pgtest": 2,
 	// One step of the data path each.
 	"evaluate": 3, "poller": 3, "delivery": 3, "retention": 3, "history": 3, "metrics": 3, "httpapi": 3,
+	"watch": 3,
 	// The assembled service.
 	"app": 4,
 }

@@ -28,6 +28,10 @@ type Config struct {
 	Retention Retention
 	Notifiers []Notifier
 	Apps      []App // each already merged with defaults
+
+	// Operations (see operations.go).
+	Heartbeat *Heartbeat // nil: no heartbeat
+	Digest    *Digest    // nil: no daily digest
 }
 
 // Database says where the monitor keeps its state.

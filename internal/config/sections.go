@@ -46,7 +46,8 @@ func (d *decoder) document(data []byte) *Config {
 		return nil
 	}
 	root := d.mapping(doc.Content[0], "",
-		"database", "engagelab", "http", "defaults", "delivery", "retention", "notifiers", "apps")
+		"database", "engagelab", "http", "defaults", "delivery", "retention", "notifiers", "apps",
+		"heartbeat", "digest")
 	if root.node == nil {
 		if len(d.problems) == 0 {
 			d.add(nil, "", "the file is empty")
@@ -62,6 +63,8 @@ func (d *decoder) document(data []byte) *Config {
 	}
 	cfg.Notifiers = d.notifiers(root.get("notifiers"))
 	cfg.Apps = d.apps(root, cfg.Notifiers)
+	cfg.Heartbeat = d.heartbeat(root.get("heartbeat"))
+	cfg.Digest = d.digest(root.get("digest"), cfg.Notifiers)
 	return cfg
 }
 

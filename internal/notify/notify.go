@@ -48,6 +48,8 @@ type Event struct {
 	Gift   string `json:"gift,omitempty"` // the top-up's gift part (gift_balance delta)
 	// Recharged is the top-up this poll saw, on a money resolve ("recharged +500.0000 USD").
 	Recharged string `json:"recharged,omitempty"`
+
+	Digest *Digest `json:"digest,omitempty"` // type digest: the daily summary
 }
 
 // EventSpend is the burn rate and runway behind a money or spend alert. Rates are per hour.

@@ -46,6 +46,8 @@ func Headline(e Event) string {
 	switch {
 	case e.Type == TypeTest:
 		return "message"
+	case e.Type == TypeDigest && e.Digest != nil:
+		return "daily digest for " + e.Digest.Date
 	case e.Type == TypeTopup:
 		return e.App + ": top-up"
 	case e.Type == TypeGiftExpired:
@@ -60,7 +62,12 @@ func Headline(e Event) string {
 }
 
 // Title is ToneWord and Headline: "CRITICAL checkout: low balance (critical)".
-func Title(e Event) string { return ToneWord(e) + " " + Headline(e) }
+func Title(e Event) string {
+	if e.Type == TypeDigest && e.Digest != nil {
+		return "Daily digest for " + e.Digest.Date
+	}
+	return ToneWord(e) + " " + Headline(e)
+}
 
 // Text is the event's one-line message; an event that arrived without one (older rows) is
 // worded with Describe, reading the total balance.
@@ -77,6 +84,9 @@ type Field struct{ Label, Value string }
 // Fields are the amounts, what a top-up or expiry moved, the burn rate and the time firing:
 // those the event has.
 func Fields(e Event) []Field {
+	if e.Type == TypeDigest && e.Digest != nil {
+		return digestFields(e.Digest)
+	}
 	var out []Field
 	add := func(label, value string) { out = append(out, Field{label, value}) }
 	if e.Balance != "" {

@@ -221,6 +221,9 @@ var markers = map[string]string{
 
 // render returns the fallback text and the Block Kit blocks of e.
 func (s *Notifier) render(e notify.Event) (string, []slackapi.Block) {
+	if e.Type == notify.TypeDigest && e.Digest != nil {
+		return s.renderDigest(e)
+	}
 	message := e.Message
 	if message == "" {
 		message = notify.Describe(e, s.kind(e.App))
