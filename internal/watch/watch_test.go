@@ -291,3 +291,172 @@ func TestHeartbeatURLNeverLogged(t *testing.T) {
 		})
 	}
 }
+
+const digestDoc = `
+database: {url: "postgres://unused"}
+notifiers:
+  - {name: hook, type: webhook, url: "${HOOK_URL}"}
+  - {name: chat, type: slack, webhook_url: "${CHAT_URL}"}
+  - {name: gone, type: webhook, url: "${GONE_URL}"}
+defaults: {schedule: "@every 1h", thresholds: {warning: "100", critical: "20"}, notify: [hook]}
+apps:
+  - {name: checkout, dev_key: k, dev_secret: s}
+  - {name: promo, dev_key: k, dev_secret: s, notify: [hook, gone]}
+  - {name: fresh, dev_key: k, dev_secret: s}
+digest: {at: "09:00", timezone: Asia/Shanghai, notify: [hook, chat]}
+`
+
+// digestEnv is digestDoc over three receivers: hook and chat accept, gone answers 410.
+func digestEnv(t *testing.T, now time.Time) (e *env, hook, chat, gone *notifytest.Receiver) {
+	t.Helper()
+	hook = notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+	chat = notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+	gone = notifytest.NewReceiver(t, notifytest.Status(http.StatusGone))
+	return setup(t, digestDoc, map[string]string{"HOOK_URL": hook.URL, "CHAT_URL": chat.URL, "GONE_URL": gone.URL}, now), hook, chat, gone
+}
+
+// outboxRows counts the outbox rows of an event, by notifier.
+func outboxRows(t *testing.T, st *store.Store, eventID string) map[string]int {
+	t.Helper()
+	rows, err := st.Notifications(context.Background(), []string{eventID}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Notifier]++
+	}
+	return out
+}
+
+func TestDigestOnceAtNineInItsTimezoneAcrossReplicas(t *testing.T) {
+	// 09:00 in Shanghai is 01:00 UTC.
+	nine := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+	e, hook, chat, goneRcv := digestEnv(t, nine)
+	gone := goneRcv.URL
+
+	// checkout: an hourly poll from 24.5 h before the digest, spending 2.5000 an hour.
+	total := decimal.RequireFromString("1000")
+	for at := nine.Add(-24*time.Hour - 30*time.Minute); !at.After(nine.Add(-30 * time.Minute)); at = at.Add(time.Hour) {
+		e.clock.Set(at)
+		e.poll(t, "checkout", total.StringFixed(4))
+		total = total.Sub(decimal.RequireFromString("2.5"))
+	}
+	// promo: below its warning threshold; its webhook "gone" refuses the alert for good.
+	e.clock.Set(nine.Add(-15 * time.Minute))
+	e.poll(t, "promo", "50.1234")
+	e.deliver(t)
+
+	// A minute before nine, nothing is due.
+	e.clock.Set(nine.Add(-time.Minute))
+	if queued, err := e.watcher(t, nine.Add(-time.Hour), nil).Digest(context.Background()); queued || err != nil {
+		t.Fatalf("digest at 08:59 Shanghai: queued %v (%v), want not yet", queued, err)
+	}
+
+	// At nine, two replicas, each checking twice, race.
+	e.clock.Set(nine)
+	replicas := []*watch.Watcher{e.watcher(t, nine.Add(-time.Hour), nil), e.watcher(t, nine.Add(-time.Hour), nil)}
+	var mu sync.Mutex
+	queued := 0
+	var wg sync.WaitGroup
+	for _, w := range replicas {
+		wg.Go(func() {
+			for range 2 {
+				ok, err := w.Digest(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					queued++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if queued != 1 {
+		t.Errorf("digest queued %d times, want once", queued)
+	}
+	if got := outboxRows(t, e.st, "dig_2026-11-27"); got["hook"] != 1 || got["chat"] != 1 || len(got) != 2 {
+		t.Errorf("outbox rows of the digest by notifier: %v, want one for hook and one for chat", got)
+	}
+
+	e.deliver(t)
+	var digests []string
+	for _, ev := range hook.Events(t, "") {
+		if ev.Type == "digest" {
+			digests = append(digests, ev.ID)
+		}
+	}
+	if len(digests) != 1 || digests[0] != "dig_2026-11-27" {
+		t.Fatalf("webhook got digests %v, want dig_2026-11-27 once", digests)
+	}
+	req := hook.Requests()[len(hook.Requests())-1]
+	if req.WebhookID != "" && req.WebhookID != "dig_2026-11-27" {
+		t.Errorf("webhook-id %q, want the digest's id", req.WebhookID)
+	}
+	body := string(req.Body)
+	for _, want := range []string{
+		`"type":"digest"`,
+		`"message":"Daily digest for 2026-11-27 (Asia/Shanghai): 3 apps, 1 alert firing, 1 delivery died in the last 24 h"`,
+		`"date":"2026-11-27","timezone":"Asia/Shanghai","from":"2026-11-26T01:00:00Z","to":"2026-11-27T01:00:00Z"`,
+		`{"name":"checkout","currency":"USD","balance":"940.0000","gift_balance":"0.0000","total_balance":"940.0000","polled_at":"2026-11-27T00:30:00Z","spent_24h":"60.0000","burn_rate_24h":"2.5000","runway_seconds":1353600,"runs_dry_at":"2026-12-12T17:00:00Z","firing":[],"dead_deliveries":0}`,
+		`{"name":"promo","currency":"USD","balance":"50.1234","gift_balance":"0.0000","total_balance":"50.1234","polled_at":"2026-11-27T00:45:00Z","spent_24h":"0.0000","burn_rate_24h":"0.0000","runway_seconds":null,"runs_dry_at":null,"firing":[{"alert":"money","rule":"low_balance","severity":"warning","since":"2026-11-27T00:45:00Z"}],"dead_deliveries":1}`,
+		`{"name":"fresh","balance":null,"gift_balance":null,"total_balance":null,"polled_at":null,"spent_24h":null,"burn_rate_24h":null,"runway_seconds":null,"runs_dry_at":null,"firing":[],"dead_deliveries":0}`,
+		`"dead_deliveries":[{"event_id":"evt_`,
+		`"app":"promo","notifier":"gone","type":"alert.firing","error":"webhook gone: ` + gone + ` answered 410 Gone","at":"2026-11-27T00:45:00Z"}]`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("webhook digest lacks %s\nbody: %s", want, body)
+		}
+	}
+
+	slack := string(chat.Only(t).Body)
+	for _, want := range []string{
+		`Daily digest for 2026-11-27`,
+		`*checkout*: total 940.0000 USD · spent 60.0000 USD in 24 h (2.5000 USD/h) · runs dry in about 16 days (Sat 17:00 UTC)`,
+		`*promo*: total 50.1234 USD · spent 0.0000 USD in 24 h (0.0000 USD/h) · runway unknown (too little history) · firing: low balance (warning) · 1 dead delivery`,
+		`*fresh*: never polled successfully`,
+		`promo → gone (alert.firing): webhook gone: ` + gone + ` answered 410 Gone`,
+	} {
+		if !strings.Contains(slack, want) {
+			t.Errorf("slack digest lacks %q\nbody: %s", want, slack)
+		}
+	}
+}
+
+func TestDigestAfterALateStartAndNotForMissedDays(t *testing.T) {
+	// The service was down at 09:00 Shanghai on the 27th and comes up at 15:00 (07:00 UTC).
+	late := time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)
+	e, hook, _, _ := digestEnv(t, late)
+	e.poll(t, "checkout", "500")
+	w := e.watcher(t, late, nil)
+	if queued, err := w.Digest(context.Background()); !queued || err != nil {
+		t.Fatalf("late start: queued %v (%v), want the day's digest", queued, err)
+	}
+	e.deliver(t)
+	// A restart later that day sends nothing more.
+	e.clock.Set(late.Add(3 * time.Hour))
+	if queued, err := e.watcher(t, late.Add(3*time.Hour), nil).Digest(context.Background()); queued || err != nil {
+		t.Errorf("restart the same day: queued %v (%v), want nothing", queued, err)
+	}
+	// Down from then until the 29th at 10:00 Shanghai: the 29th's digest, not the 28th's.
+	e.clock.Set(time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC))
+	if queued, err := w.Digest(context.Background()); !queued || err != nil {
+		t.Errorf("29th: queued %v (%v), want the day's digest", queued, err)
+	}
+	for id, want := range map[string]bool{"dig_2026-11-27": true, "dig_2026-11-28": false, "dig_2026-11-29": true} {
+		if got, err := e.st.EventExists(context.Background(), id); err != nil || got != want {
+			t.Errorf("event %s exists: %v (%v), want %v", id, got, err, want)
+		}
+	}
+	e.deliver(t)
+	var got []string
+	for _, ev := range hook.Events(t, "") {
+		got = append(got, ev.ID)
+	}
+	if strings.Join(got, ",") != "dig_2026-11-27,dig_2026-11-29" {
+		t.Errorf("webhook got %v, want the digests of the 27th and the 29th", got)
+	}
+}

@@ -12,13 +12,15 @@ import (
 // one section per app, the dead deliveries, "and N more", the context and the button).
 const maxDigestApps = 43
 
+const digestMarker = ":bar_chart:"
+
 // renderDigest lays a daily digest out as one section per app: a section's fields hold at
 // most 10 entries, too few for a list of apps.
 func (s *Notifier) renderDigest(e notify.Event) (string, []slackapi.Block) {
 	d := e.Digest
 	summary := notify.DigestSummary(d)
 	blocks := []slackapi.Block{
-		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, markers["info"]+" "+notify.Title(e), true, false)),
+		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, digestMarker+" "+notify.Title(e), true, false)),
 		slackapi.NewSectionBlock(mrkdwn(escapeMrkdwn(summary)), nil, nil),
 	}
 	for i, a := range d.Apps {
@@ -48,7 +50,7 @@ func (s *Notifier) renderDigest(e notify.Event) (string, []slackapi.Block) {
 			slackapi.NewTextBlockObject(slackapi.PlainTextType, "Open dashboard", false, false)).WithURL(s.publicURL + "/")
 		blocks = append(blocks, slackapi.NewActionBlock("", button))
 	}
-	return markers["info"] + " " + escapeMrkdwn(summary), blocks
+	return digestMarker + " " + escapeMrkdwn(summary), blocks
 }
 
 // truncate keeps s within Slack's 3000 characters of a section's text.
