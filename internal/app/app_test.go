@@ -31,6 +31,8 @@ type harness struct {
 	addr   string     // HTTP address of the last service started
 	logTo  io.Writer  // also receives the service's log when set
 	level  slog.Level // of the service's log; warnings by default
+
+	clock func() time.Time // the service's clock; time.Now when nil
 }
 
 func newHarness(t *testing.T, apps ...fake.App) *harness {
@@ -68,7 +70,7 @@ func (h *harness) start(cfg *config.Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := app.New(app.Options{
 		Config: cfg, Listen: "127.0.0.1:0", MaxJitter: time.Millisecond, TickEvery: 200 * time.Millisecond,
-		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond,
+		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond, Clock: h.clock,
 		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: h.level})),
 		Polled: func(r poller.Result) {
 			h.mu.Lock()

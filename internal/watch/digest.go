@@ -20,9 +20,13 @@ import (
 // primary key lets exactly one of them queue it.
 func DigestID(date string) string { return "dig_" + date }
 
+// startupPolls is, beyond engagelab.timeout, how long after its start a process waits before
+// it makes a digest: the start-up polls of every app finish within it.
+const startupPolls = 5 * time.Second
+
 // Digest queues the day's digest if it is due: from digest.at in digest.timezone until the
 // end of that day. A process that was down at digest.at sends the day's digest when it comes
-// up later that day; days it missed entirely are not made up. It reports whether this call
+// up later that day, once its start-up polls are done; days it missed entirely are not made up. It reports whether this call
 // queued it (false when it is not due yet or was already queued, by anyone).
 func (w *Watcher) Digest(ctx context.Context) (bool, error) {
 	dg := w.cfg.Config.Digest
@@ -30,6 +34,10 @@ func (w *Watcher) Digest(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	now := w.cfg.Clock()
+	if now.Before(w.cfg.Started.Add(w.cfg.Config.EngageLab.Timeout + startupPolls)) {
+		// A digest made at start-up would show the apps as they were before the start-up polls.
+		return false, nil
+	}
 	local := now.In(dg.Timezone)
 	y, m, d := local.Date()
 	if now.Before(time.Date(y, m, d, dg.Hour, dg.Minute, 0, 0, dg.Timezone)) {

@@ -432,13 +432,18 @@ func TestDigestAfterALateStartAndNotForMissedDays(t *testing.T) {
 	e, hook, _, _ := digestEnv(t, late)
 	e.poll(t, "checkout", "500")
 	w := e.watcher(t, late, nil)
+	// Not before its start-up polls had engagelab.timeout and a few seconds.
+	if queued, err := w.Digest(context.Background()); queued || err != nil {
+		t.Fatalf("at start-up: queued %v (%v), want to wait for the start-up polls", queued, err)
+	}
+	e.clock.Set(late.Add(20 * time.Second))
 	if queued, err := w.Digest(context.Background()); !queued || err != nil {
 		t.Fatalf("late start: queued %v (%v), want the day's digest", queued, err)
 	}
 	e.deliver(t)
 	// A restart later that day sends nothing more.
 	e.clock.Set(late.Add(3 * time.Hour))
-	if queued, err := e.watcher(t, late.Add(3*time.Hour), nil).Digest(context.Background()); queued || err != nil {
+	if queued, err := e.watcher(t, late.Add(time.Hour), nil).Digest(context.Background()); queued || err != nil {
 		t.Errorf("restart the same day: queued %v (%v), want nothing", queued, err)
 	}
 	// Down from then until the 29th at 10:00 Shanghai: the 29th's digest, not the 28th's.
