@@ -101,3 +101,30 @@ func (d *decoder) digest(n *yaml.Node, notifiers []Notifier) *Digest {
 	g.Notify = names
 	return g
 }
+
+type (
+	fileHeartbeat struct {
+		URL          Secret `yaml:"url"`
+		Method       string `yaml:"method"`
+		Every        string `yaml:"every"`
+		MaxOutboxAge string `yaml:"max_outbox_age"`
+	}
+	fileDigest struct {
+		At       string   `yaml:"at"`
+		Timezone string   `yaml:"timezone"`
+		Notify   []string `yaml:"notify"`
+	}
+)
+
+// redactedOperations renders the heartbeat and digest for Redacted; nil for an absent section.
+func (c *Config) redactedOperations() (*fileHeartbeat, *fileDigest) {
+	var h *fileHeartbeat
+	var g *fileDigest
+	if hb := c.Heartbeat; hb != nil {
+		h = &fileHeartbeat{URL: hb.URL, Method: hb.Method, Every: formatDuration(hb.Every), MaxOutboxAge: formatDuration(hb.MaxOutboxAge)}
+	}
+	if dg := c.Digest; dg != nil {
+		g = &fileDigest{At: dg.At, Timezone: dg.Timezone.String(), Notify: dg.Notify}
+	}
+	return h, g
+}

@@ -60,6 +60,16 @@ digest: {at: "18:45", timezone: Asia/Shanghai, notify: [pager, ops]}
 	if hb.URL.Reveal() != "https://hc-ping.com/file-s3cr3t" || hb.Method != "POST" || hb.Every != time.Minute || hb.MaxOutboxAge != 30*time.Minute {
 		t.Errorf("heartbeat = %+v", hb)
 	}
+	out := cfg.Redacted()
+	for _, want := range []string{"heartbeat:\n  url: '***'\n  method: POST\n  every: 1m\n  max_outbox_age: 30m\n",
+		"digest:\n  at: \"18:45\"\n  timezone: Asia/Shanghai\n  notify:\n    - pager\n    - ops\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("redacted config lacks\n%s\nin:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, marker) {
+		t.Errorf("redacted config shows the heartbeat URL:\n%s", out)
+	}
 	dg := cfg.Digest
 	if dg.Hour != 18 || dg.Minute != 45 || dg.Timezone.String() != "Asia/Shanghai" || strings.Join(dg.Notify, ",") != "pager,ops" {
 		t.Errorf("digest = %+v", dg)

@@ -36,6 +36,9 @@ type (
 		} `yaml:"retention"`
 		Notifiers []fileNotifier `yaml:"notifiers,omitempty"`
 		Apps      []fileApp      `yaml:"apps"`
+
+		Heartbeat *fileHeartbeat `yaml:"heartbeat,omitempty"`
+		Digest    *fileDigest    `yaml:"digest,omitempty"`
 	}
 	fileToken struct {
 		Name  string `yaml:"name"`
@@ -159,6 +162,7 @@ func (c *Config) Redacted() string {
 		}
 		f.Apps = append(f.Apps, fa)
 	}
+	f.Heartbeat, f.Digest = c.redactedOperations()
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
