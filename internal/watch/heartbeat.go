@@ -65,7 +65,9 @@ func (w *Watcher) Heartbeat(ctx context.Context) Beat {
 	}
 	if err := w.check(ctx, now, &b); err != nil {
 		b.Err = err
-		log.Warn("heartbeat withheld: the health check failed", "error", err)
+		if ctx.Err() == nil {
+			log.Warn("heartbeat withheld: the health check failed", "error", err)
+		}
 		return b
 	}
 	if !b.Healthy {

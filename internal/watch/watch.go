@@ -32,8 +32,6 @@ type Config struct {
 	Clock   func() time.Time
 	Started time.Time // when the process started; default the clock at New
 	Logger  *slog.Logger
-	// Beat, when set, is told the result of every heartbeat check (tests).
-	Beat func(Beat)
 }
 
 // Watcher runs the heartbeat and the digest.
@@ -97,10 +95,7 @@ func (w *Watcher) Cycle(ctx context.Context) {
 	now := w.cfg.Clock()
 	if hb := w.cfg.Config.Heartbeat; hb != nil && !now.Before(w.nextBeat) {
 		w.nextBeat = now.Add(hb.Every)
-		b := w.Heartbeat(ctx)
-		if w.cfg.Beat != nil {
-			w.cfg.Beat(b)
-		}
+		w.Heartbeat(ctx)
 	}
 	if w.cfg.Config.Digest != nil {
 		if _, err := w.Digest(ctx); err != nil && ctx.Err() == nil {
