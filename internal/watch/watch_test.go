@@ -465,3 +465,50 @@ func TestDigestAfterALateStartAndNotForMissedDays(t *testing.T) {
 		t.Errorf("webhook got %v, want the digests of the 27th and the 29th", got)
 	}
 }
+
+func TestQueueMonitorEventOnceWhenManyRace(t *testing.T) {
+	st := pgtest.New(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	queued := 0
+	for range 8 {
+		wg.Go(func() {
+			ok, err := st.QueueMonitorEvent(context.Background(), store.MonitorEvent{
+				ID: "dig_2026-11-27", Type: "digest", At: t0, Payload: []byte(`{"type":"digest"}`), Notifiers: []string{"hook", "chat"}})
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				queued++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if queued != 1 {
+		t.Errorf("queued %d times, want once", queued)
+	}
+	if got := outboxRows(t, st, "dig_2026-11-27"); got["hook"] != 1 || got["chat"] != 1 || len(got) != 2 {
+		t.Errorf("outbox rows by notifier: %v, want one each for hook and chat", got)
+	}
+}
+
+func TestCycleChecksOncePerPeriodFromTheStart(t *testing.T) {
+	ping := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+	e := setup(t, heartbeatDoc(ping.URL+"/"+pingSecret), map[string]string{"HOOK_URL": "http://127.0.0.1:1/x"}, t0)
+	w := e.watcher(t, t0, nil)
+	for _, step := range []struct {
+		after time.Duration
+		pings int
+	}{{0, 0}, {4 * time.Minute, 0}, {5 * time.Minute, 1}, {7 * time.Minute, 1}, {10 * time.Minute, 2}} {
+		e.clock.Set(t0.Add(step.after - 20*time.Second))
+		e.poll(t, "a", "500")
+		e.poll(t, "b", "500")
+		e.clock.Set(t0.Add(step.after))
+		w.Cycle(context.Background())
+		if n := len(ping.Requests()); n != step.pings {
+			t.Errorf("after %s: %d pings, want %d", step.after, n, step.pings)
+		}
+	}
+}
