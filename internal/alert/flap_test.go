@@ -27,7 +27,9 @@ func flips(from time.Duration, n int) []flapStep {
 	return out
 }
 
-func then(steps []flapStep, more ...flapStep) []flapStep { return append(append([]flapStep(nil), steps...), more...) }
+func then(steps []flapStep, more ...flapStep) []flapStep {
+	return append(append([]flapStep(nil), steps...), more...)
+}
 
 func tick(at time.Duration) flapStep { return flapStep{at: at} }
 
