@@ -148,11 +148,11 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 			described.Since = r.e.cfg.StartedAt.UTC()
 		}
 	}
-	body.Message = notify.Describe(described, r.app.Amount)
+	body.Message = describe(described, e, r.app)
 	var notifiers []string
 	if !e.Silenced {
 		var told []string
-		if e.Type == alert.Resolved || e.Type == alert.Deescalated {
+		if e.Type == alert.Resolved || e.Type == alert.Deescalated || e.Type == alert.Flapping {
 			if told, err = r.tx.Told(ctx, e.Alert, e.Since); err != nil {
 				return store.EventRecord{}, err
 			}
@@ -160,6 +160,18 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		notifiers = r.e.route(r.app, e, told)
 	}
 	return eventRecord(body, e, notifiers)
+}
+
+// describe is the message sentence of an alert event; a flap's messages say what damping does.
+func describe(body notify.Event, e alert.Event, app config.App) string {
+	switch {
+	case e.Type == alert.Flapping && e.Flap != nil:
+		return fmt.Sprintf("%s: %s alert is flapping (%d changes in %s); messages paused until it is stable for %s",
+			body.App, e.Alert, e.Flap.Changes, notify.FormatDuration(e.Flap.Window), notify.FormatDuration(e.Flap.Window))
+	case e.Flap != nil && e.Flap.Ended:
+		return notify.Describe(body, app.Amount) + fmt.Sprintf("; stable for %s after flapping, messages resume", notify.FormatDuration(e.Flap.Window))
+	}
+	return notify.Describe(body, app.Amount)
 }
 
 // eventRecord is the outbox's record of e with its rendered body.
