@@ -31,6 +31,10 @@ type renderer struct {
 
 	failure  *balance.Failure
 	failRead bool
+	// entropy makes the ids of one evaluation's events increase in the order they were made,
+	// so the event log (ordered by time, then id) lists a damped change before the flapping
+	// message it caused, not in a random order within the millisecond.
+	entropy *ulid.MonotonicEntropy
 }
 
 // stats returns the app's spend as of now, reading it if this evaluation has not yet.
@@ -103,7 +107,10 @@ func (r *renderer) lastFailure(ctx context.Context) (*balance.Failure, error) {
 
 // record renders an alert event into the webhook body and picks its notifiers.
 func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord, error) {
-	id := "evt_" + ulid.MustNew(ulid.Timestamp(e.At), rand.Reader).String()
+	if r.entropy == nil {
+		r.entropy = ulid.Monotonic(rand.Reader, 0)
+	}
+	id := "evt_" + ulid.MustNew(ulid.Timestamp(e.At), r.entropy).String()
 	body := notify.Event{
 		ID: id, Type: string(e.Type), App: r.app.Name, Alert: string(e.Alert),
 		Rule: e.Level.Rule, Severity: string(e.Level.Severity),
