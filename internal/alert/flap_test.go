@@ -278,7 +278,7 @@ func TestDampWhileSilenced(t *testing.T) {
 	prev := Silence(State{}, t0.Add(time.Hour))
 	flaps := Flaps{}
 	var all []Event
-	for i, st := range flips(0, 5) {
+	for _, st := range flips(0, 5) {
 		now := t0.Add(st.at)
 		o := *st.obs
 		o.At = now
@@ -286,7 +286,6 @@ func TestDampWhileSilenced(t *testing.T) {
 		next, flaps, events = Damp(prev, next, flaps, events, FlapRules{MaxChanges: 4, Window: 30 * time.Minute}, now)
 		prev = next
 		all = append(all, events...)
-		_ = i
 	}
 	for _, e := range all {
 		if !e.Silenced {
