@@ -64,7 +64,7 @@ func Damp(prev, next State, flaps Flaps, events []Event, r FlapRules, now time.T
 		return next, out, events // nothing remembered: a flap in progress ends with the setting
 	}
 	silenced := now.Before(next.SilencedUntil)
-	var damped []Event
+	var announced []Event // the flapping messages and those that end a flap, after the rest
 	for _, k := range Kinds {
 		before, after := prev.Alert(k), next.Alert(k)
 		f := flaps[k]
@@ -95,7 +95,7 @@ func Damp(prev, next State, flaps Flaps, events []Event, r FlapRules, now time.T
 					ev.Failure = e.Failure
 				}
 			}
-			damped = append(damped, ev)
+			announced = append(announced, ev)
 			next.Set(k, muted(before, after))
 			events = dampEvents(events, own)
 		case !f.FlappingSince.IsZero() && len(f.Changes) == 0:
@@ -116,7 +116,7 @@ func Damp(prev, next State, flaps Flaps, events []Event, r FlapRules, now time.T
 					ev.Failure = e.Failure
 				}
 			}
-			damped = append(damped, ev)
+			announced = append(announced, ev)
 			f.FlappingSince = time.Time{}
 		case !f.FlappingSince.IsZero():
 			next.Set(k, muted(before, after))
@@ -129,7 +129,7 @@ func Damp(prev, next State, flaps Flaps, events []Event, r FlapRules, now time.T
 			out[k] = f
 		}
 	}
-	return next, out, append(events, damped...)
+	return next, out, append(events, announced...)
 }
 
 // muted is after with nothing of it counted as sent: a damped message tells nobody anything.
