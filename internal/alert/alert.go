@@ -235,6 +235,10 @@ type Event struct {
 	Failure *balance.Failure
 	// Silenced events are recorded but must not be sent.
 	Silenced bool
+	// Damped events are Silenced because their alert is flapping (see Damp).
+	Damped bool
+	// Flap is set on a Flapping event and on the event that ends a flap.
+	Flap *FlapDetail
 }
 
 // Silence returns s silenced until until, which the caller checks is in the

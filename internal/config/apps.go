@@ -25,7 +25,7 @@ var (
 	defaultOverdraftWarnRatio = decimal.RequireFromString("0.8")
 	settingKeys               = []string{"product", "schedule", "amount", "thresholds", "resolve_margin",
 		"overdraft_warn_ratio", "overdraft_limit", "repeat_every", "stale_after", "notify",
-		"runway", "drain", "daily_spend_limit", "spend_day_timezone"}
+		"runway", "drain", "daily_spend_limit", "spend_day_timezone", "flap"}
 	appKeys = append([]string{"name", "dev_key", "dev_secret", "dev_secret_file"}, settingKeys...)
 )
 
@@ -79,6 +79,7 @@ type settings struct {
 	staleAfter         setting[time.Duration]
 	notify             setting[[]string]
 	spend              spendSettings
+	flap               flapSettings
 }
 
 func (s settings) merge(inherited settings) settings {
@@ -95,6 +96,7 @@ func (s settings) merge(inherited settings) settings {
 		staleAfter:         override(s.staleAfter, inherited.staleAfter),
 		notify:             override(s.notify, inherited.notify),
 		spend:              s.spend.merge(inherited.spend),
+		flap:               s.flap.merge(inherited.flap),
 	}
 }
 
@@ -126,6 +128,7 @@ func (d *decoder) settings(f fields, owner string, notifiers []Notifier) setting
 			return d.notify(n, path, notifiers)
 		}),
 		spend: d.spendSettings(f, owner),
+		flap:  d.flapSettings(f, owner),
 	}
 	if th.wrongKind {
 		// Already reported: count the thresholds as written so that the
@@ -344,6 +347,7 @@ func (d *decoder) app(f fields, seen map[string]string, def settings, notifiers 
 	a.StaleAfter = valueOr(s.staleAfter, max(minStaleAfter, 3*a.Interval))
 	a.Notify = valueOr(s.notify, []string{})
 	s.spend.apply(&a)
+	a.Flap = s.flap.rule()
 	return a
 }
 

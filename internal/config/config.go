@@ -122,6 +122,7 @@ type App struct {
 	Drain           DrainRule
 	DailySpendLimit *decimal.Decimal // nil: no daily_spend alert
 	SpendDay        *time.Location   // where "today" starts for daily_spend and spent_today
+	Flap            FlapRule         // flap damping of the app's alerts
 }
 
 // App returns the app with the given name.

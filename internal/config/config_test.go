@@ -166,6 +166,7 @@ func TestLoadFullExample(t *testing.T) {
 			Drain:              DrainRule{Window: time.Hour, Factor: dec("5"), Min: dec("20"), MinHistory: 24 * time.Hour},
 			DailySpendLimit:    &daily,
 			SpendDay:           time.UTC,
+			Flap:               FlapRule{MaxChanges: 4, Window: 30 * time.Minute},
 		}},
 	}
 	if diff := cmp.Diff(want, cfg, cmpConfig); diff != "" {

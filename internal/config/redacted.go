@@ -89,6 +89,11 @@ type (
 		Drain              any      `yaml:"drain"`  // "off" or a fileDrain
 		DailySpendLimit    string   `yaml:"daily_spend_limit,omitempty"`
 		SpendDayTimezone   string   `yaml:"spend_day_timezone"`
+		Flap               any      `yaml:"flap"` // "off" or a fileFlap
+	}
+	fileFlap struct {
+		MaxChanges int    `yaml:"max_changes"`
+		Window     string `yaml:"window"`
 	}
 	fileRunway struct {
 		Warning    string `yaml:"warning"`
@@ -159,6 +164,10 @@ func (c *Config) Redacted() string {
 		}
 		if a.SpendDay != nil {
 			fa.SpendDayTimezone = a.SpendDay.String()
+		}
+		fa.Flap = "off"
+		if !a.Flap.Off {
+			fa.Flap = fileFlap{a.Flap.MaxChanges, formatDuration(a.Flap.Window)}
 		}
 		f.Apps = append(f.Apps, fa)
 	}

@@ -106,7 +106,7 @@ func (e *Evaluator) Observe(ctx context.Context, app string, snap *balance.Snaps
 	return e.apply(ctx, a, obs, nil)
 }
 
-// Tick evaluates app without a poll: reminders, staleness and the end of a silence.
+// Tick evaluates app without a poll: reminders, staleness and the end of a silence or a flap.
 func (e *Evaluator) Tick(ctx context.Context, app string) ([]store.EventRecord, error) {
 	a, ok := e.apps[app]
 	if !ok {
@@ -122,7 +122,7 @@ func (e *Evaluator) TickAll(ctx context.Context) error {
 	byID := make(map[int64]config.App, len(e.cfg.Apps))
 	for _, a := range e.cfg.Apps {
 		id := e.cfg.AppIDs[a.Name]
-		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter})
+		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter, FlapWindow: FlapRules(a).Window})
 		byID[id] = a
 	}
 	due, err := e.cfg.Store.DueForTick(ctx, e.cfg.Clock(), e.cfg.StartedAt, rules)
@@ -205,7 +205,14 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 			change(&next)
 		}
 		var events []alert.Event
+		before := next.Alerts
 		next.Alerts, events = alert.Evaluate(next.Alerts, evalObs, Rules(app), now, e.cfg.StartedAt)
+		// Damping changes only what is sent: the state and the event log stay as Evaluate made them.
+		var flaps alert.Flaps
+		next.Alerts, flaps, events = alert.Damp(before, next.Alerts, tx.Flaps(), events, FlapRules(app), now)
+		if err := tx.SaveFlaps(ctx, flaps); err != nil {
+			return err
+		}
 		if next.Alerts.SilencedUntil.IsZero() {
 			next.SilenceReason = ""
 		}
@@ -296,6 +303,14 @@ func storeObservation(ctx context.Context, tx *store.AppTx, obs *alert.Observati
 		return tx.InsertSnapshot(ctx, *obs.Snapshot)
 	}
 	return tx.RecordFailure(ctx, *obs.Failure, overtaken)
+}
+
+// FlapRules maps an app's flap setting onto alert.Damp's rules; off has no window.
+func FlapRules(a config.App) alert.FlapRules {
+	if a.Flap.Off {
+		return alert.FlapRules{Off: true}
+	}
+	return alert.FlapRules{MaxChanges: a.Flap.MaxChanges, Window: a.Flap.Window}
 }
 
 // Rules maps an app's configuration onto the alert rules.

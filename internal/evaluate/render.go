@@ -31,6 +31,10 @@ type renderer struct {
 
 	failure  *balance.Failure
 	failRead bool
+	// entropy makes the ids of one evaluation's events increase in the order they were made,
+	// so the event log (ordered by time, then id) lists a damped change before the flapping
+	// message it caused, not in a random order within the millisecond.
+	entropy *ulid.MonotonicEntropy
 }
 
 // stats returns the app's spend as of now, reading it if this evaluation has not yet.
@@ -103,7 +107,10 @@ func (r *renderer) lastFailure(ctx context.Context) (*balance.Failure, error) {
 
 // record renders an alert event into the webhook body and picks its notifiers.
 func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord, error) {
-	id := "evt_" + ulid.MustNew(ulid.Timestamp(e.At), rand.Reader).String()
+	if r.entropy == nil {
+		r.entropy = ulid.Monotonic(rand.Reader, 0)
+	}
+	id := "evt_" + ulid.MustNew(ulid.Timestamp(e.At), r.entropy).String()
 	body := notify.Event{
 		ID: id, Type: string(e.Type), App: r.app.Name, Alert: string(e.Alert),
 		Rule: e.Level.Rule, Severity: string(e.Level.Severity),
@@ -148,11 +155,11 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 			described.Since = r.e.cfg.StartedAt.UTC()
 		}
 	}
-	body.Message = notify.Describe(described, r.app.Amount)
+	body.Message = describe(described, e, r.app)
 	var notifiers []string
 	if !e.Silenced {
 		var told []string
-		if e.Type == alert.Resolved || e.Type == alert.Deescalated {
+		if e.Type == alert.Resolved || e.Type == alert.Deescalated || e.Type == alert.Flapping {
 			if told, err = r.tx.Told(ctx, e.Alert, e.Since); err != nil {
 				return store.EventRecord{}, err
 			}
@@ -160,6 +167,18 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		notifiers = r.e.route(r.app, e, told)
 	}
 	return eventRecord(body, e, notifiers)
+}
+
+// describe is the message sentence of an alert event; a flap's messages say what damping does.
+func describe(body notify.Event, e alert.Event, app config.App) string {
+	switch {
+	case e.Type == alert.Flapping && e.Flap != nil:
+		return fmt.Sprintf("%s: %s alert is flapping (%d changes in %s); messages paused until it is stable for %s",
+			body.App, e.Alert, e.Flap.Changes, notify.FormatDuration(e.Flap.Window), notify.FormatDuration(e.Flap.Window))
+	case e.Flap != nil && e.Flap.Ended:
+		return notify.Describe(body, app.Amount) + fmt.Sprintf("; stable for %s after flapping, messages resume", notify.FormatDuration(e.Flap.Window))
+	}
+	return notify.Describe(body, app.Amount)
 }
 
 // eventRecord is the outbox's record of e with its rendered body.

@@ -13,13 +13,13 @@ func minSeverity(n config.Notifier) alert.Severity {
 }
 
 // route picks the app's notifiers that get e: those whose min_severity it meets, and, for a
-// resolve or de-escalation, every notifier already told about this alert.
+// resolve, de-escalation or flapping message, every notifier already told about this alert.
 func (e *Evaluator) route(app config.App, ev alert.Event, told []string) []string {
 	var out []string
 	for _, n := range app.Notify {
 		meets := e.minSev[n] != alert.SeverityCritical || ev.Level.Severity == alert.SeverityCritical
 		switch ev.Type {
-		case alert.Resolved, alert.Deescalated:
+		case alert.Resolved, alert.Deescalated, alert.Flapping: // a flap may begin with a resolve
 			if meets || slices.Contains(told, n) {
 				out = append(out, n)
 			}

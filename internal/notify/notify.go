@@ -24,7 +24,7 @@ import (
 // Event is the webhook body, field for field; the outbox stores it as JSON and Slack renders it.
 type Event struct {
 	ID               string      `json:"id"`   // "evt_" + ULID; also the webhook-id header
-	Type             string      `json:"type"` // alert.firing|alert.escalated|alert.deescalated|alert.reminder|alert.resolved|test
+	Type             string      `json:"type"` // alert.firing|alert.escalated|alert.deescalated|alert.reminder|alert.resolved|alert.flapping|test
 	App              string      `json:"app"`
 	Alert            string      `json:"alert"` // money|access|data
 	Rule             string      `json:"rule"`
@@ -81,6 +81,7 @@ const (
 	TypeDeescalated = string(alert.Deescalated)
 	TypeReminder    = string(alert.Reminder)
 	TypeResolved    = string(alert.Resolved)
+	TypeFlapping    = string(alert.Flapping)
 	TypeTopup       = string(alert.Topup)
 	TypeGiftExpired = string(alert.GiftExpired)
 	TypeTest        = "test" // monitor test-notify

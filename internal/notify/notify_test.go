@@ -71,6 +71,14 @@ func TestTitleAndFallbacks(t *testing.T) {
 			text:  "checkout: refunded 3.0000 USD",
 		},
 		{
+			name: "flapping names the level and keeps its message",
+			e: Event{Type: TypeFlapping, App: "checkout", Alert: "access", Rule: "auth_failed", Severity: "critical",
+				Message: "checkout: access alert is flapping (5 changes in 30m); messages paused until it is stable for 30m"},
+			tone:  "critical",
+			title: "CRITICAL checkout: API key rejected, flapping",
+			text:  "checkout: access alert is flapping (5 changes in 30m); messages paused until it is stable for 30m",
+		},
+		{
 			name:  "test",
 			e:     TestEvent("ops", observedAt),
 			tone:  "test",
@@ -108,5 +116,13 @@ func TestFieldsCarryTheBurnRate(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("Fields[%d] = %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+func TestContextOfAFlappingMessage(t *testing.T) {
+	e := Event{Type: TypeFlapping, App: "checkout", Rule: "auth_failed", Severity: "critical", ObservedAt: observedAt}
+	want := "Flapping: messages paused until it is stable · Observed " + observedAt.UTC().Format(time.RFC3339)
+	if got := Context(e); got != want {
+		t.Errorf("Context = %q, want %q", got, want)
 	}
 }

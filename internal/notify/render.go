@@ -58,6 +58,9 @@ func Headline(e Event) string {
 		}
 		return e.App + ": " + e.Type
 	}
+	if e.Type == TypeFlapping {
+		return e.App + ": " + Level(e.Rule, e.Severity) + ", flapping"
+	}
 	return e.App + ": " + Level(e.Rule, e.Severity)
 }
 
@@ -131,6 +134,8 @@ func Context(e Event) string {
 		parts = append(parts, "De-escalated from "+Level(e.PreviousRule, e.PreviousSeverity))
 	case TypeReminder:
 		parts = append(parts, "Reminder: still firing")
+	case TypeFlapping:
+		parts = append(parts, "Flapping: messages paused until it is stable")
 	}
 	if !e.ObservedAt.IsZero() {
 		parts = append(parts, "Observed "+e.ObservedAt.UTC().Format(time.RFC3339))

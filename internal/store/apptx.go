@@ -45,6 +45,7 @@ type AppTx struct {
 	tx     pgx.Tx
 	appID  int64
 	state  AppState
+	flaps  alert.Flaps       // the alerts' flap histories, read with the lock
 	latest *balance.Snapshot // the newest stored snapshot, read with the lock
 	queued bool              // an outbox row was written: wake the delivery workers at commit
 
@@ -87,6 +88,8 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 		b.Queue(`SELECT alert, rule, severity, since, level_since, last_sent_at, sent_rule, sent_severity
 			FROM alert_state WHERE app_id = $1`, appID).
 			Query(func(rows pgx.Rows) error { return t.loadAlerts(rows) })
+		b.Queue(`SELECT alert, changes, flapping_since, rule, severity, since FROM alert_flaps WHERE app_id = $1`, appID).
+			Query(func(rows pgx.Rows) error { return t.loadFlaps(rows) })
 		err := tx.SendBatch(ctx, b).Close()
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
@@ -377,22 +380,25 @@ type TickRule struct {
 	AppID       int64
 	RepeatEvery time.Duration
 	StaleAfter  time.Duration
+	FlapWindow  time.Duration // 0: flap damping off
 }
 
 // DueForTick returns, of the given apps, those a timer tick at now could change: a silence
 // that has ended, a reminder that is due, data that has gone stale (measured from the later
-// of the last success and startedAt), or a daily spend alert (which ends at midnight). It is
+// of the last success and startedAt), a flapping alert stable for its window (which ends the
+// flap), or a daily spend alert (which ends at midnight). It is
 // one query, so that ten thousand idle apps cost one statement per tick, not ten thousand
 // transactions.
 func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules []TickRule) ([]int64, error) {
 	ids := make([]int64, len(rules))
 	repeat := make([]int64, len(rules))
 	stale := make([]int64, len(rules))
+	flap := make([]int64, len(rules))
 	for i, r := range rules {
-		ids[i], repeat[i], stale[i] = r.AppID, r.RepeatEvery.Microseconds(), r.StaleAfter.Microseconds()
+		ids[i], repeat[i], stale[i], flap[i] = r.AppID, r.RepeatEvery.Microseconds(), r.StaleAfter.Microseconds(), r.FlapWindow.Microseconds()
 	}
 	rows, err := s.pool.Query(ctx, `
-		WITH cfg AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS c(app_id, repeat_us, stale_us))
+		WITH cfg AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $6::bigint[]) AS c(app_id, repeat_us, stale_us, flap_us))
 		SELECT c.app_id FROM cfg c JOIN app_state s ON s.app_id = c.app_id
 		WHERE (s.silenced_until IS NOT NULL AND s.silenced_until <= $4)
 		   OR (c.repeat_us > 0 AND (s.silenced_until IS NULL OR s.silenced_until <= $4)
@@ -403,7 +409,10 @@ func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules 
 		       AND NOT EXISTS (SELECT 1 FROM alert_state a WHERE a.app_id = c.app_id
 		           AND (a.alert = 'access' OR (a.alert = 'data' AND a.rule = 'stale'))))
 		   OR EXISTS (SELECT 1 FROM alert_state a WHERE a.app_id = c.app_id AND a.alert = 'daily_spend')
-		ORDER BY c.app_id`, ids, repeat, stale, now.UTC(), startedAt.UTC())
+		   OR EXISTS (SELECT 1 FROM alert_flaps f WHERE f.app_id = c.app_id AND f.flapping_since IS NOT NULL
+		       AND (c.flap_us = 0 OR coalesce(f.changes[cardinality(f.changes)], f.flapping_since)
+		           + c.flap_us * interval '1 microsecond' <= $4))
+		ORDER BY c.app_id`, ids, repeat, stale, now.UTC(), startedAt.UTC(), flap)
 	if err != nil {
 		return nil, fmt.Errorf("find apps due for a tick: %w", err)
 	}
@@ -412,4 +421,50 @@ func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules 
 		return nil, fmt.Errorf("find apps due for a tick: %w", err)
 	}
 	return due, nil
+}
+
+func (t *AppTx) loadFlaps(rows pgx.Rows) error {
+	t.flaps = alert.Flaps{}
+	var kind, rule, sev string
+	var changes []time.Time
+	var flapping, since *time.Time
+	_, err := pgx.ForEachRow(rows, []any{&kind, &changes, &flapping, &rule, &sev, &since}, func() error {
+		f := alert.Flap{FlappingSince: deref(flapping), Level: alert.Level{Rule: rule, Severity: alert.Severity(sev)}, Since: deref(since)}
+		for _, c := range changes {
+			f.Changes = append(f.Changes, c.UTC())
+		}
+		t.flaps[alert.Kind(kind)] = f
+		return nil
+	})
+	return err
+}
+
+// Flaps are the app's flap histories as read under the lock (alert.Damp's input).
+func (t *AppTx) Flaps() alert.Flaps { return t.flaps }
+
+// SaveFlaps writes the app's flap histories; those that did not change are not written, and
+// an empty one deletes its row.
+func (t *AppTx) SaveFlaps(_ context.Context, flaps alert.Flaps) error {
+	for _, k := range alert.Kinds {
+		f, old := flaps[k], t.flaps[k]
+		if f.Equal(old) {
+			continue
+		}
+		if f.Zero() {
+			t.writes.Queue(`DELETE FROM alert_flaps WHERE app_id = $1 AND alert = $2`, t.appID, string(k))
+			continue
+		}
+		changes := make([]time.Time, len(f.Changes))
+		for i, c := range f.Changes {
+			changes[i] = c.UTC()
+		}
+		t.writes.Queue(`
+			INSERT INTO alert_flaps (app_id, alert, changes, flapping_since, rule, severity, since)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (app_id, alert) DO UPDATE SET changes = excluded.changes, flapping_since = excluded.flapping_since,
+				rule = excluded.rule, severity = excluded.severity, since = excluded.since`,
+			t.appID, string(k), changes, nullTime(f.FlappingSince), f.Level.Rule, string(f.Level.Severity), nullTime(f.Since))
+	}
+	t.flaps = flaps
+	return nil
 }

@@ -81,7 +81,11 @@ func Build(e notify.Event, routingKey, publicURL string) (string, Event) {
 		CustomDetails: e,
 	}
 	switch {
-	case e.Type == notify.TypeResolved:
+	case e.Type == notify.TypeResolved, e.Type == notify.TypeFlapping:
+		// A flapping alert stops paging until it is stable: its episode's incident is resolved
+		// (a no-op when that episode never paged), and the message that ends the flap opens a
+		// new one if it settled firing. Paging on the flapping message instead would leave an
+		// incident that no later event resolves, since each flip is an episode of its own.
 		ev.EventAction, ev.DedupKey = "resolve", DedupKey(e)
 		return "/v2/enqueue", ev
 	case notify.IsAlert(e):

@@ -169,3 +169,12 @@ func TestConformance(t *testing.T) {
 		Secrets: secrets,
 	})
 }
+
+func TestFlappingResolvesItsEpisode(t *testing.T) {
+	e := notifytest.Escalation()
+	e.Type = notify.TypeFlapping
+	path, ev := Build(e, routingKey, "")
+	if path != "/v2/enqueue" || ev.EventAction != "resolve" || ev.DedupKey != DedupKey(notifytest.Escalation()) {
+		t.Errorf("flapping event = %s %s %q, want a resolve of its episode's incident", path, ev.EventAction, ev.DedupKey)
+	}
+}
