@@ -142,6 +142,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		wait := w.cfg.PollEvery
 		switch {
 		case err != nil && ctx.Err() != nil:
+			// stopping: the claim was cut short, nothing to report
 		case err != nil:
 			failed++
 			if failed == 1 || failed%10 == 0 {
@@ -493,6 +494,9 @@ func DeliverEvents(ctx context.Context, c Config, eventIDs []string, timeout tim
 	}
 	c.Only = eventIDs
 	w := New(c)
+	// Answers the database did not take are recorded before returning if at all possible:
+	// otherwise their rows are sent again by the service once their lease runs out.
+	defer w.finalFlush(context.WithoutCancel(ctx))
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
