@@ -73,10 +73,11 @@ type Worker struct {
 	slots     chan struct{} // one token per send in flight, shared by Run and Drain
 	notifiers atomic.Pointer[map[string]notify.Notifier]
 
-	mu      sync.Mutex
-	changed chan struct{}    // closed (and replaced) whenever a send ends
-	held    []store.Recorded // answers the database has not taken yet
-	cutOff  time.Time        // when a database call of this worker last failed (real time)
+	mu     sync.Mutex
+	ended  chan struct{}    // closed (and replaced) whenever a send ends
+	freed  chan struct{}    // closed (and replaced) when a claim gives back senders it did not use
+	held   []store.Recorded // answers the database has not taken yet
+	cutOff time.Time        // when a database call of this worker last failed (real time)
 }
 
 // New fills defaults.
@@ -98,11 +99,12 @@ func New(c Config) *Worker {
 	}
 	host, _ := os.Hostname()
 	w := &Worker{
-		cfg:     c,
-		owner:   fmt.Sprintf("%s/%d/%016x", host, os.Getpid(), rand.Uint64()),
-		wake:    make(chan struct{}, 1),
-		slots:   make(chan struct{}, c.Concurrency),
-		changed: make(chan struct{}),
+		cfg:   c,
+		owner: fmt.Sprintf("%s/%d/%016x", host, os.Getpid(), rand.Uint64()),
+		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, c.Concurrency),
+		ended: make(chan struct{}),
+		freed: make(chan struct{}),
 	}
 	w.SetNotifiers(c.Notifiers)
 	return w
@@ -135,7 +137,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	)
 	sendCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
-		changed := w.changes()
+		ended, freed := w.changes()
 		w.flushHeld(ctx)
 		now := w.cfg.Clock()
 		started, free, err := w.start(ctx, sendCtx, now, &wg, &mine)
@@ -155,7 +157,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			failed = 0
 			if free == 0 || started == free {
-				break // every sender is busy: the next step comes when one is done (changed)
+				break // every sender is busy: the next step comes when one is done (ended)
 			}
 			next, err := w.nextDue(ctx)
 			if err != nil || next.IsZero() {
@@ -170,11 +172,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		if w.holding() {
 			wait = min(wait, time.Second)
 		}
+		if free > 0 {
+			freed = nil // only a Drain's claim holding every sender needs it
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
-		case <-changed:
+		case <-ended:
+		case <-freed:
 		case <-t.C:
 		}
 		t.Stop()
@@ -195,7 +201,7 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 	)
 	sendCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
-		changed := w.changes()
+		ended, freed := w.changes()
 		w.flushHeld(ctx)
 		started, free, e := w.start(ctx, sendCtx, w.cfg.Clock(), &wg, &mine)
 		handled += started
@@ -206,10 +212,15 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 		if free > 0 && started == 0 && mine.Load() == 0 {
 			break // nothing due and nothing of ours in flight
 		}
-		// Wait for a send to end: it frees a sender, and the row behind it may be due.
+		// Wait for a send to end: it frees a sender, and the row behind it may be due. With no
+		// sender free, a claim of Run's may hold them all only for a moment: wait for that too.
+		if free > 0 {
+			freed = nil
+		}
 		select {
 		case <-ctx.Done():
-		case <-changed:
+		case <-ended:
+		case <-freed:
 		}
 	}
 	wg.Wait()
@@ -245,6 +256,12 @@ acquire:
 	}
 	for range free - len(ds) {
 		<-w.slots
+	}
+	if len(ds) < free {
+		w.mu.Lock()
+		close(w.freed)
+		w.freed = make(chan struct{})
+		w.mu.Unlock()
 	}
 	for _, d := range ds {
 		mine.Add(1)
@@ -353,16 +370,18 @@ func (w *Worker) nextDue(ctx context.Context) (time.Time, error) {
 	return w.cfg.Store.NextDue(ctx, w.owner)
 }
 
-func (w *Worker) changes() <-chan struct{} {
+// changes returns channels closed when a send next ends and when a claim next gives back
+// senders it did not use. Take them before looking, so that nothing in between is missed.
+func (w *Worker) changes() (ended, freed <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.changed
+	return w.ended, w.freed
 }
 
 func (w *Worker) signal() {
 	w.mu.Lock()
-	close(w.changed)
-	w.changed = make(chan struct{})
+	close(w.ended)
+	w.ended = make(chan struct{})
 	w.mu.Unlock()
 }
 
