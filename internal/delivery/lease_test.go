@@ -156,6 +156,9 @@ func TestABacklogDrainsFourAtATimeInOrderPerApp(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	rows := o.settled(ids...)
+	if len(rows) != 200 {
+		t.Fatalf("%d outbox rows, want 200", len(rows))
+	}
 	for k, r := range rows {
 		if r.Status != "delivered" || r.Attempts != 1 {
 			t.Errorf("%s: %s after %d attempts, want delivered after 1", k, r.Status, r.Attempts)
@@ -170,6 +173,9 @@ func TestABacklogDrainsFourAtATimeInOrderPerApp(t *testing.T) {
 		e := r.Event(t)
 		got[e.App] = append(got[e.App], r.WebhookID)
 		seen[r.WebhookID]++
+	}
+	if len(seen) != 200 {
+		t.Errorf("receiver saw %d distinct webhook-ids, want 200", len(seen))
 	}
 	for id, n := range seen {
 		if n != 1 {

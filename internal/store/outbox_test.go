@@ -91,6 +91,16 @@ func TestClaimLeasesTheOldestRowOfEachAppAndNotifierAndRecordChecksTheLease(t *t
 	if got := claim("w3", false); len(got) != 0 {
 		t.Errorf("claim without TakeOver = %v, want nothing", got)
 	}
+	// Nor while the database has been up for less than a lease: after a restart the owner
+	// gets a whole lease to record the answer it kept while the database was away.
+	var uptime time.Duration
+	if err := s.Pool().QueryRow(ctx, `SELECT now() - pg_postmaster_start_time()`).Scan(&uptime); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Claim(ctx, store.Claim{Owner: "w3", Now: now.Add(time.Second), Limit: 10, Lease: uptime + time.Hour, TakeOver: true})
+	if got := claimed(t, ds, err); len(got) != 0 {
+		t.Errorf("takeover with a lease longer than the database's uptime = %v, want nothing", got)
+	}
 	if got := fmt.Sprint(claim("w3", true)); got != "[a/ops/evt_2]" {
 		t.Errorf("claim with TakeOver = %s, want the expired row", got)
 	}
