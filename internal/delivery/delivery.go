@@ -1,7 +1,17 @@
-// Package delivery sends the outbox: it claims due rows from the store, hands each to its
-// notifier, and records the outcome with exponential backoff and jitter, honouring
-// Retry-After. Permanent refusals and rows older than max_age become dead at once without
-// holding up the rows behind them. Notifiers themselves make one attempt and never retry.
+// Package delivery sends the outbox: it leases due rows from the store, hands each to its
+// notifier with no transaction open, and records the outcome with exponential backoff and
+// jitter, honouring Retry-After. Permanent refusals and rows older than max_age become dead at
+// once without holding up the rows behind them. Notifiers themselves make one attempt and
+// never retry.
+//
+// A pool of senders (Config.Concurrency) works at once, so one receiver that hangs holds up
+// only its own (app, notifier): the others, and retries coming due, go out meanwhile. Each
+// (app, notifier) has at most one row in flight, in order (the store's claim sees to that).
+//
+// A row is sent at least once: a process killed mid-send leaves a lease that runs out
+// (Config.Lease), and then another process sends the row again, with the same webhook-id. A
+// normal run sends nothing twice: an answer that cannot be recorded (the database is away) is
+// kept in memory and recorded later, never sent again; see Worker.record.
 package delivery
 
 import (
@@ -10,7 +20,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +39,8 @@ type Observer interface {
 // Config configures a Worker.
 type Config struct {
 	Store     *store.Store
-	Notifiers map[string]notify.Notifier
-	MaxAge    time.Duration // default 24h
+	Notifiers map[string]notify.Notifier // SetNotifiers replaces them while running
+	MaxAge    time.Duration              // default 24h
 	// BaseBackoff is the first retry delay; it doubles per attempt up to MaxBackoff.
 	BaseBackoff time.Duration // default 5s
 	MaxBackoff  time.Duration // default 1h
@@ -37,6 +49,10 @@ type Config struct {
 	// Concurrency is how many rows are sent at once, so one slow receiver does not hold up
 	// the others; default 4. Rows of one (app, notifier) still go one at a time, in order.
 	Concurrency int
+	// Lease is how long a claimed row stays this worker's; default SendTimeout + 1m. It must
+	// outlast a send (SendTimeout bounds one), and it is how long the rows of a process killed
+	// mid-send wait before another process sends them again.
+	Lease time.Duration
 	// Only, when set, limits the worker to the rows of these events (poll-once).
 	Only     []string
 	Clock    func() time.Time
@@ -44,11 +60,24 @@ type Config struct {
 	Observer Observer
 }
 
+// storeTimeout bounds each claim and record, so a database that stopped answering (rather
+// than refusing) does not stall the worker.
+const storeTimeout = 10 * time.Second
+
 // Worker delivers outbox rows. Several workers (in one or several processes) may run on one
-// database: the store's row locks keep them from sending a row twice.
+// database: each claims rows under a lease of its own, so they never send a row twice.
 type Worker struct {
-	cfg  Config
-	wake chan struct{}
+	cfg       Config
+	owner     string // this worker's lease owner: unique, never reused
+	wake      chan struct{}
+	slots     chan struct{} // one token per send in flight, shared by Run and Drain
+	notifiers atomic.Pointer[map[string]notify.Notifier]
+
+	mu     sync.Mutex
+	ended  chan struct{}    // closed (and replaced) whenever a send ends
+	freed  chan struct{}    // closed (and replaced) when a claim gives back senders it did not use
+	held   []store.Recorded // answers the database has not taken yet
+	cutOff time.Time        // when a database call of this worker last failed (real time)
 }
 
 // New fills defaults.
@@ -58,6 +87,7 @@ func New(c Config) *Worker {
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, time.Hour)
 	c.PollEvery = cmp.Or(c.PollEvery, 2*time.Second)
 	c.SendTimeout = cmp.Or(c.SendTimeout, 30*time.Second)
+	c.Lease = cmp.Or(c.Lease, c.SendTimeout+time.Minute)
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
 	}
@@ -67,10 +97,28 @@ func New(c Config) *Worker {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: c, wake: make(chan struct{}, 1)}
+	host, _ := os.Hostname()
+	w := &Worker{
+		cfg:   c,
+		owner: fmt.Sprintf("%s/%d/%016x", host, os.Getpid(), rand.Uint64()),
+		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, c.Concurrency),
+		ended: make(chan struct{}),
+		freed: make(chan struct{}),
+	}
+	w.SetNotifiers(c.Notifiers)
+	return w
 }
 
-// Wake makes a waiting Run look for due rows now.
+// SetNotifiers replaces the notifiers (a reload); safe while the worker runs. Sends already in
+// flight finish with the notifier they started with.
+func (w *Worker) SetNotifiers(n map[string]notify.Notifier) {
+	m := maps.Clone(n)
+	w.notifiers.Store(&m)
+}
+
+// Wake makes a waiting Run look for due rows now. A wake that comes while Run is busy is kept
+// and handled as soon as it is done.
 func (w *Worker) Wake() {
 	select {
 	case w.wake <- struct{}{}:
@@ -78,73 +126,284 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. An attempt in progress when ctx ends is finished first; if the
-// process dies mid-attempt instead, the row's transaction rolls back and it is sent again later
-// (at least once, never lost; receivers drop duplicates by webhook-id).
+// Run delivers until ctx ends. Sends in flight when ctx ends are finished (each is bounded by
+// SendTimeout) and recorded, so that a shutdown does not cut a request in half and send it
+// again later.
 func (w *Worker) Run(ctx context.Context) error {
-	failing := 0 // store errors in a row: back off and log less while the database is away
-	for {
+	var (
+		wg     sync.WaitGroup
+		mine   atomic.Int64
+		failed int // store errors in a row: back off and log less while the database is away
+	)
+	sendCtx := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		ended, freed := w.changes()
+		w.flushHeld(ctx)
+		now := w.cfg.Clock()
+		started, free, err := w.start(ctx, sendCtx, now, &wg, &mine)
 		wait := w.cfg.PollEvery
-		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			failing++
-			if failing == 1 || failing%10 == 0 {
-				w.cfg.Logger.Error("delivery failed; the outbox keeps every row until it can be sent", "error", err, "failures_in_a_row", failing)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// stopping: the claim was cut short, nothing to report
+		case err != nil:
+			failed++
+			if failed == 1 || failed%10 == 0 {
+				w.cfg.Logger.Error("delivery failed; the outbox keeps every row until it can be sent", "error", err, "failures_in_a_row", failed)
 			}
-			wait = min(w.cfg.PollEvery<<min(failing, 5), 30*time.Second)
-		} else {
-			if failing > 0 {
-				w.cfg.Logger.Info("delivery works again", "after_failures", failing)
+			wait = min(w.cfg.PollEvery<<min(failed, 5), 30*time.Second)
+		default:
+			if failed > 0 {
+				w.cfg.Logger.Info("delivery works again", "after_failures", failed)
 			}
-			failing = 0
-			if next, err := w.cfg.Store.NextDue(ctx); err == nil && !next.IsZero() {
+			failed = 0
+			if free == 0 || started == free {
+				break // every sender is busy: the next step comes when one is done (ended)
+			}
+			next, err := w.nextDue(ctx)
+			if err != nil || next.IsZero() {
+				break
+			}
+			if next.After(now) {
 				wait = min(wait, max(next.Sub(w.cfg.Clock()), 10*time.Millisecond))
 			}
+			// Otherwise the row was due but not claimable (another process has it, or its
+			// lease is in its grace): look again at the poll interval rather than spin.
+		}
+		if w.holding() {
+			wait = min(wait, time.Second)
+		}
+		if free > 0 {
+			freed = nil // only a Drain's claim holding every sender needs it
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil
 		case <-w.wake:
-			t.Stop()
+		case <-ended:
+		case <-freed:
 		case <-t.C:
 		}
+		t.Stop()
+	}
+	wg.Wait()
+	w.finalFlush(sendCtx)
+	return nil
+}
+
+// Drain sends every row due now, Concurrency at a time (shared with a running Run), waits for
+// those sends, and returns how many rows it handled.
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	var (
+		wg      sync.WaitGroup
+		mine    atomic.Int64
+		handled int
+		err     error
+	)
+	sendCtx := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		ended, freed := w.changes()
+		w.flushHeld(ctx)
+		started, free, e := w.start(ctx, sendCtx, w.cfg.Clock(), &wg, &mine)
+		handled += started
+		if e != nil {
+			err = e
+			break
+		}
+		if free > 0 && started == 0 && mine.Load() == 0 {
+			break // nothing due and nothing of ours in flight
+		}
+		// Wait for a send to end: it frees a sender, and the row behind it may be due. With no
+		// sender free, a claim of Run's may hold them all only for a moment: wait for that too.
+		if free > 0 {
+			freed = nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-ended:
+		case <-freed:
+		}
+	}
+	wg.Wait()
+	w.flushHeld(sendCtx)
+	if err != nil {
+		return handled, err
+	}
+	return handled, ctx.Err()
+}
+
+// start claims as many due rows as there are free senders and sends each on a goroutine of its
+// own. It returns how many it started and how many senders were free.
+func (w *Worker) start(ctx, sendCtx context.Context, now time.Time, wg *sync.WaitGroup, mine *atomic.Int64) (started, free int, err error) {
+acquire:
+	for free < cap(w.slots) {
+		select {
+		case w.slots <- struct{}{}:
+			free++
+		default:
+			break acquire
+		}
+	}
+	if free == 0 {
+		return 0, 0, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	ds, err := w.cfg.Store.Claim(cctx, store.Claim{
+		Owner: w.owner, Now: now, Limit: free, Lease: w.cfg.Lease, TakeOver: w.mayTakeOver(), Only: w.cfg.Only,
+	})
+	cancel()
+	if err != nil {
+		w.storeFailed()
+	}
+	for range free - len(ds) {
+		<-w.slots
+	}
+	if len(ds) < free {
+		w.mu.Lock()
+		close(w.freed)
+		w.freed = make(chan struct{})
+		w.mu.Unlock()
+	}
+	for _, d := range ds {
+		mine.Add(1)
+		wg.Go(func() {
+			w.deliver(sendCtx, d)
+			mine.Add(-1)
+			<-w.slots
+			w.signal()
+		})
+	}
+	return len(ds), free, err
+}
+
+// deliver sends one claimed row and records the outcome.
+func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
+	out := w.send(ctx, d)
+	w.record(ctx, []store.Recorded{{ID: d.ID, Outcome: out, At: w.cfg.Clock()}})
+}
+
+// record writes outcomes of rows this worker leases. When the database cannot take them (it is
+// away), they are kept in memory and recorded later (flushHeld, before every claim), never
+// sent again: a receiver that answered 200 must not see the row twice. Meanwhile the row stays
+// pending and leased by this worker, so:
+//   - this worker never claims it again (Claim skips its owner's rows, expired or not), and the
+//     rows behind it in its (app, notifier) wait, keeping the order;
+//   - another worker takes it over only once its lease has run out, and not while the
+//     database has been up for less than a lease (a restart) nor while that worker itself
+//     failed to reach the database within a lease (a shared outage): after an outage the
+//     owner has a whole lease, retrying every second, to record what it holds;
+//   - should another worker have taken it over anyway (this one alone was cut off for longer
+//     than a lease), a final answer is still recorded (the row is settled and the other
+//     worker's record is refused), and a retry is dropped: the row is the other worker's now.
+//     That case, like a kill -9 mid-send, sends the row twice, with the same webhook-id.
+func (w *Worker) record(ctx context.Context, recs []store.Recorded) {
+	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	lost, err := w.cfg.Store.Record(rctx, w.owner, recs)
+	cancel()
+	if err != nil {
+		w.storeFailed()
+		w.mu.Lock()
+		w.held = append(w.held, recs...)
+		n := len(w.held)
+		w.mu.Unlock()
+		w.cfg.Logger.Warn("could not record a delivery outcome; keeping it until the database takes it, without sending the row again",
+			"held", n, "error", err)
+		return
+	}
+	w.reportLost(lost)
+}
+
+// flushHeld records the outcomes kept while the database was away.
+func (w *Worker) flushHeld(ctx context.Context) {
+	w.mu.Lock()
+	recs := w.held
+	w.held = nil
+	w.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	lost, err := w.cfg.Store.Record(rctx, w.owner, recs)
+	cancel()
+	if err != nil {
+		w.storeFailed()
+		w.mu.Lock()
+		w.held = append(recs, w.held...)
+		w.mu.Unlock()
+		return
+	}
+	w.cfg.Logger.Info("recorded the delivery outcomes kept while the database was away", "rows", len(recs)-len(lost))
+	w.reportLost(lost)
+}
+
+// finalFlush gives the outcomes still held a last chance when the worker stops.
+func (w *Worker) finalFlush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for w.holding() && ctx.Err() == nil {
+		w.flushHeld(ctx)
+		if w.holding() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	w.mu.Lock()
+	n := len(w.held)
+	w.mu.Unlock()
+	if n > 0 {
+		w.cfg.Logger.Error("stopping with delivery outcomes the database did not take; their rows will be sent again once their lease runs out",
+			"rows", n, "lease", w.cfg.Lease)
 	}
 }
 
-// Drain sends every row due now, Concurrency at a time, and returns how many rows it handled.
-func (w *Worker) Drain(ctx context.Context) (int, error) {
-	var (
-		n    atomic.Int64
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	// A send that has started is finished (it is bounded by SendTimeout) even when ctx ends,
-	// so that a shutdown does not cut a request in half and send it again later.
-	sendCtx := context.WithoutCancel(ctx)
-	for range w.cfg.Concurrency {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				found, err := w.cfg.Store.DeliverOne(sendCtx, w.cfg.Clock(), w.cfg.Only, w.send)
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				if !found {
-					return
-				}
-				n.Add(1)
-			}
-		})
+func (w *Worker) reportLost(lost []int64) {
+	if len(lost) > 0 {
+		w.cfg.Logger.Warn("delivery outcome not recorded: another worker took the row over after its lease ran out, or it was settled already",
+			"outbox_ids", lost)
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return int(n.Load()), errs[0] // the same database error, as many times as there are senders
-	}
-	return int(n.Load()), ctx.Err()
+}
+
+func (w *Worker) nextDue(ctx context.Context) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return w.cfg.Store.NextDue(ctx, w.owner)
+}
+
+// changes returns channels closed when a send next ends and when a claim next gives back
+// senders it did not use. Take them before looking, so that nothing in between is missed.
+func (w *Worker) changes() (ended, freed <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ended, w.freed
+}
+
+func (w *Worker) signal() {
+	w.mu.Lock()
+	close(w.ended)
+	w.ended = make(chan struct{})
+	w.mu.Unlock()
+}
+
+func (w *Worker) holding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.held) > 0
+}
+
+func (w *Worker) storeFailed() {
+	w.mu.Lock()
+	w.cutOff = time.Now()
+	w.mu.Unlock()
+}
+
+// mayTakeOver says whether this worker may take over rows whose lease ran out: not within a
+// lease of its own last database failure, since their owner was likely cut off too and may
+// still be holding their answers.
+func (w *Worker) mayTakeOver() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cutOff.IsZero() || time.Since(w.cutOff) > w.cfg.Lease
 }
 
 func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
@@ -171,7 +430,7 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
 	}
-	n, ok := w.cfg.Notifiers[d.Notifier]
+	n, ok := (*w.notifiers.Load())[d.Notifier]
 	if !ok {
 		// Another process (a replica mid-rollout, poll-once with a trimmed config) may know it:
 		// try again later, and let max_age retire a notifier that is really gone.
@@ -254,6 +513,9 @@ func DeliverEvents(ctx context.Context, c Config, eventIDs []string, timeout tim
 	}
 	c.Only = eventIDs
 	w := New(c)
+	// Answers the database did not take are recorded before returning if at all possible:
+	// otherwise their rows are sent again by the service once their lease runs out.
+	defer w.finalFlush(context.WithoutCancel(ctx))
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
@@ -265,7 +527,7 @@ func DeliverEvents(ctx context.Context, c Config, eventIDs []string, timeout tim
 		if err != nil || pending == 0 {
 			return pending, err
 		}
-		next, err := w.cfg.Store.NextDue(ctx)
+		next, err := w.cfg.Store.NextDue(ctx, w.owner)
 		if err != nil {
 			return pending, err
 		}

@@ -447,7 +447,7 @@ func TestRowsBehindARetryingRowWaitForIt(t *testing.T) {
 	}
 	// The queued row is due already but cannot go before the first: the worker must sleep
 	// until the first is due, not wake every few milliseconds.
-	due, err := o.st.NextDue(context.Background())
+	due, err := o.st.NextDue(context.Background(), "another worker")
 	if err != nil {
 		t.Fatal(err)
 	}

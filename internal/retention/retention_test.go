@@ -45,9 +45,11 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 			pgtest.Snapshot(t, s, ids[app], *snap)
 		}
 	}
-	if _, err := s.DeliverOne(ctx, now, nil, func(context.Context, store.Delivery) store.Outcome {
-		return store.Outcome{Status: store.Delivered}
-	}); err != nil {
+	claimed, err := s.Claim(ctx, store.Claim{Owner: "test", Now: now, Limit: 1, Lease: time.Minute})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim = %d rows, %v; want the due row", len(claimed), err)
+	}
+	if _, err := s.Record(ctx, "test", []store.Recorded{{ID: claimed[0].ID, Outcome: store.Outcome{Status: store.Delivered}, At: now}}); err != nil {
 		t.Fatal(err)
 	}
 	// The delivered row finished "now" by the test's clock; pretend it finished long ago.

@@ -1,9 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,75 +46,158 @@ type Outcome struct {
 	Unsent bool
 }
 
-// DeliverOne claims the oldest due pending row whose (app, notifier) has no older pending row,
-// calls send while holding the row's lock, and records the outcome. Rows locked by another
-// worker are skipped, and so are the rows queued behind them, so two workers never send the
-// same row and each (app, notifier) is delivered in order. It reports whether a row was found.
+// Recorded is the outcome of one leased row, to be written by Record.
+type Recorded struct {
+	ID      int64
+	Outcome Outcome
+	At      time.Time // when the answer came: the row's finished_at
+}
+
+// Claim asks for due rows to send. Claiming leases them: it commits at once, and the send
+// happens with no transaction open (nothing waits on a receiver holding a lock or a pooled
+// session, and it works behind PgBouncer in transaction mode and with a short
+// idle_in_transaction_session_timeout).
+type Claim struct {
+	Owner string    // who leases the rows: one per delivery worker, never reused
+	Now   time.Time // rows due at or before this time of the schedule's clock are claimed
+	Limit int       // at most this many rows
+	// Lease is how long the rows are the owner's (by the database's clock). It must outlast a
+	// send; when it has run out, another owner may take a row over, the owner having crashed.
+	Lease time.Duration
+	// TakeOver allows taking rows whose lease ran out from another owner. A worker that
+	// has itself just failed to reach the database passes false: the rows' owner was likely
+	// cut off too, and may still record the answers it holds.
+	TakeOver bool
+	// Only, when not empty, limits the claim to rows of those events (poll-once delivers
+	// what it caused and leaves the rest to the service).
+	Only []string
+}
+
+// Claim leases due rows, the oldest due first, at most one per (app, notifier): a row is
+// sendable only when no older row of its (app, notifier) is pending, leased or not, so each
+// (app, notifier) is delivered in order and never has two rows in flight. Rows leased by
+// c.Owner are never claimed again, even once their lease ran out: the owner still holds them
+// (in flight, or with an answer it could not record yet).
 //
-// only, when not empty, limits the claim to rows of those events (poll-once delivers what it
-// caused and leaves the rest to the service).
-func (s *Store) DeliverOne(ctx context.Context, now time.Time, only []string, send func(context.Context, Delivery) Outcome) (bool, error) {
-	found := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var d Delivery
-		err := tx.QueryRow(ctx, `
-			SELECT o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload,
+// An expired lease of another owner is taken over only when c.TakeOver is set and the
+// database has been up for a whole lease: after a database restart every owner gets one lease
+// to record the answers it kept meanwhile, so an answered send is not sent again.
+//
+// A later grouped send can claim several rows at once and record them together.
+func (s *Store) Claim(ctx context.Context, c Claim) ([]Delivery, error) {
+	if c.Limit <= 0 {
+		return nil, nil
+	}
+	// One statement, so one short transaction. FOR UPDATE SKIP LOCKED keeps two claims from
+	// waiting on each other, and a row leased by a claim that committed meanwhile fails the
+	// lease test when Postgres re-checks it under the lock.
+	rows, err := s.pool.Query(ctx, `
+		WITH picked AS (
+			SELECT o.id,
 				EXISTS (SELECT 1 FROM outbox o3 JOIN alert_events e3 ON e3.id = o3.event_id
 				        WHERE o3.app_id = o.app_id AND o3.notifier = o.notifier AND o3.id > o.id
-				          AND o3.status = 'pending' AND e3.alert = e.alert)
+				          AND o3.status = 'pending' AND e3.alert = e.alert) AS superseded
 			FROM outbox o
 			JOIN alert_events e ON e.id = o.event_id
-			JOIN apps a ON a.id = o.app_id
 			WHERE o.status = 'pending' AND o.next_attempt_at <= $1
 			  AND (coalesce(cardinality($2::text[]), 0) = 0 OR o.event_id = ANY($2))
+			  AND (o.lease_until IS NULL
+			       OR ($5 AND o.lease_owner <> $3 AND o.lease_until < now()
+			           AND pg_postmaster_start_time() < now() - $4::interval))
 			  AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.app_id = o.app_id AND o2.notifier = o.notifier
 			                  AND o2.status = 'pending' AND o2.id < o.id)
 			ORDER BY o.next_attempt_at, o.id
-			LIMIT 1
-			FOR UPDATE OF o SKIP LOCKED`, now.UTC(), only).
-			Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.Superseded)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claim outbox row: %w", err)
-		}
-		found = true
-		out := send(ctx, d)
-		attempted := 1
-		if out.Status == Dropped || out.Unsent {
-			attempted = 0
-		}
-		switch out.Status {
-		case Retry:
-			_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + $4, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
-				d.ID, out.NextAttempt.UTC(), out.Error, attempted)
-		case Delivered, Dead, Dropped:
-			_, err = tx.Exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + $3, finished_at = $4, last_error = $5 WHERE id = $1`,
-				d.ID, string(out.Status), attempted, now.UTC(), out.Error)
-		default:
-			err = fmt.Errorf("unknown outcome %q", out.Status)
-		}
-		if err != nil {
-			return fmt.Errorf("record delivery: %w", err)
-		}
-		return nil
+			LIMIT $6
+			FOR UPDATE OF o SKIP LOCKED
+		)
+		UPDATE outbox o SET lease_owner = $3, lease_until = now() + $4::interval
+		FROM picked, alert_events e, apps a
+		WHERE o.id = picked.id AND e.id = o.event_id AND a.id = o.app_id
+		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload, picked.superseded`,
+		c.Now.UTC(), c.Only, c.Owner, c.Lease, c.TakeOver, c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
+		var d Delivery
+		err := r.Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.Superseded)
+		return d, err
 	})
-	// A context cancelled mid-send rolls back: the row stays pending and is sent again later.
-	return found, err
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	return ds, nil
 }
 
-// NextDue returns when the next sendable row becomes due, or zero when none is pending. Rows
-// queued behind an older pending row of their (app, notifier) do not count: they are due in
-// the past but cannot be sent, and counting them would make an idle worker spin through the
-// whole backoff of the row ahead of them.
-func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+// Record writes the outcomes of rows owner leased, in one short transaction, and clears their
+// leases. It returns the ids it did not write because the row was no longer owner's to
+// settle.
+//
+// A retry is written only while the lease is still owner's (expired or not, as long as no one
+// took the row over): otherwise it would reschedule a row another owner is sending. A final
+// answer (delivered, dead, dropped) is written to any row still pending, whoever leases it
+// now: the receiver has answered, and a row that is settled is not sent again by anyone.
+func (s *Store) Record(ctx context.Context, owner string, outs []Recorded) (lost []int64, err error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, r := range outs {
+			attempted := 1
+			if r.Outcome.Status == Dropped || r.Outcome.Unsent {
+				attempted = 0
+			}
+			switch r.Outcome.Status {
+			case Retry:
+				b.Queue(`UPDATE outbox SET attempts = attempts + $4, next_attempt_at = $2, last_error = $3,
+						lease_owner = NULL, lease_until = NULL
+					WHERE id = $1 AND status = 'pending' AND lease_owner = $5`,
+					r.ID, r.Outcome.NextAttempt.UTC(), r.Outcome.Error, attempted, owner)
+			case Delivered, Dead, Dropped:
+				b.Queue(`UPDATE outbox SET status = $2, attempts = attempts + $3, finished_at = $4, last_error = $5,
+						lease_owner = NULL, lease_until = NULL
+					WHERE id = $1 AND status = 'pending'`,
+					r.ID, string(r.Outcome.Status), attempted, r.At.UTC(), r.Outcome.Error)
+			default:
+				return fmt.Errorf("unknown outcome %q", r.Outcome.Status)
+			}
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, r := range outs {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				lost = append(lost, r.ID)
+			}
+		}
+		return res.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record delivery: %w", err)
+	}
+	return lost, nil
+}
+
+// NextDue returns when the next row owner could claim becomes due, or zero when none is
+// pending. Rows queued behind an older pending row of their (app, notifier) do not count:
+// they are due in the past but cannot be sent, and counting them would make an idle worker
+// spin through the whole backoff of the row ahead of them. Rows owner leases do not count
+// either (their sends wake the worker when they end), and a row another owner leases counts
+// from when its lease runs out.
+func (s *Store) NextDue(ctx context.Context, owner string) (time.Time, error) {
 	var t *time.Time
 	if err := s.pool.QueryRow(ctx, `
-		SELECT min(o.next_attempt_at) FROM outbox o
-		WHERE o.status = 'pending'
+		SELECT min(CASE WHEN o.lease_until IS NULL THEN o.next_attempt_at
+		                ELSE greatest(o.next_attempt_at, o.lease_until) END)
+		FROM outbox o
+		WHERE o.status = 'pending' AND o.lease_owner IS DISTINCT FROM $1
 		  AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.app_id = o.app_id AND o2.notifier = o.notifier
-		                  AND o2.status = 'pending' AND o2.id < o.id)`).Scan(&t); err != nil {
+		                  AND o2.status = 'pending' AND o2.id < o.id)`, owner).Scan(&t); err != nil {
 		return time.Time{}, fmt.Errorf("read outbox: %w", err)
 	}
 	return deref(t), nil
