@@ -49,6 +49,8 @@ type Config struct {
 type Worker struct {
 	cfg  Config
 	wake chan struct{}
+	// notifiers is cfg.Notifiers, replaced whole by SetNotifiers (a config reload).
+	notifiers atomic.Pointer[map[string]notify.Notifier]
 }
 
 // New fills defaults.
@@ -67,8 +69,14 @@ func New(c Config) *Worker {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: c, wake: make(chan struct{}, 1)}
+	w := &Worker{cfg: c, wake: make(chan struct{}, 1)}
+	w.notifiers.Store(&c.Notifiers)
+	return w
 }
+
+// SetNotifiers replaces the notifiers by name (a config reload). A send in progress finishes
+// with the notifier it started with; the next row gets the new one.
+func (w *Worker) SetNotifiers(n map[string]notify.Notifier) { w.notifiers.Store(&n) }
 
 // Wake makes a waiting Run look for due rows now.
 func (w *Worker) Wake() {
@@ -171,7 +179,7 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
 	}
-	n, ok := w.cfg.Notifiers[d.Notifier]
+	n, ok := (*w.notifiers.Load())[d.Notifier]
 	if !ok {
 		// Another process (a replica mid-rollout, poll-once with a trimmed config) may know it:
 		// try again later, and let max_age retire a notifier that is really gone.
