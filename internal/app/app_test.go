@@ -28,9 +28,9 @@ type harness struct {
 	mu     sync.Mutex
 	polled map[string]int
 	cond   *sync.Cond
-	addr   string     // HTTP address of the last service started
-	logTo  io.Writer  // also receives the service's log when set
-	level  slog.Level // of the service's log; warnings by default
+	addr   string                         // HTTP address of the last service started
+	logTo  io.Writer                      // also receives the service's log when set
+	level  slog.Level                     // of the service's log; warnings by default
 	load   func() (*config.Config, error) // the service's Options.Load, for reloads
 }
 

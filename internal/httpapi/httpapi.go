@@ -39,7 +39,7 @@ type Config struct {
 	// is a sentence for the operator: why the file was refused (the running config stays).
 	Reload func(ctx context.Context) error
 	Clock  func() time.Time // default time.Now
-	Logger   *slog.Logger     // default: discard
+	Logger *slog.Logger     // default: discard
 }
 
 type server struct {
