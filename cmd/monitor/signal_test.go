@@ -141,3 +141,31 @@ func appendTo(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// A verb other than serve stops on SIGHUP as on Ctrl-C, finishing what it does: a closed
+// terminal does not kill it in the middle (exit 0, not death by signal).
+func TestSIGHUPStopsOtherVerbsGracefully(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	cmd, out := process(t, "simulate", "--listen", addr)
+	notifytest.Eventually(t, "simulate to serve", func() bool {
+		resp, err := http.Get("http://" + addr + "/v1/balance")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGHUP: %v, want exit status 0\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("simulate still runs 20 s after SIGHUP\n%s", out.String()) // the cleanup kills it
+	}
+}
