@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 )
@@ -19,6 +21,12 @@ func (c *serveCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// A log line written to a stdout or stderr whose reader is gone (journald restarted, a
+	// closed pipe) would end the process with SIGPIPE, without draining. Caught, the write
+	// fails instead and the line is lost.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	reloads := make(chan struct{}, 1)
 	stopForwarding := forwardHangups(e.hangups, reloads)
 	defer stopForwarding()

@@ -169,3 +169,60 @@ func TestSIGHUPStopsOtherVerbsGracefully(t *testing.T) {
 		t.Fatalf("simulate still runs 20 s after SIGHUP\n%s", out.String()) // the cleanup kills it
 	}
 }
+
+// serve logs to stderr; when its reader goes away (journald restarted, a pipe closed), the
+// lines are lost but serve goes on, and still stops gracefully: a broken pipe is not a kill.
+func TestServeOutlivesAClosedStderr(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	path := setup{dbURL: pgtest.URL(t), baseURL: startFake(t, appHealthy), apps: []fake.App{appHealthy}}.config(t)
+	appendTo(t, path, fmt.Sprintf("http: {listen: %q}\n", addr))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // every log line from now on hits a broken pipe
+	cmd := exec.Command(os.Args[0], "serve", "--config", path)
+	cmd.Env = append(os.Environ(), "MONITOR_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ready := func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve died with its stderr closed: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve never became ready")
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil { // a reload logs, at info
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30 s of SIGTERM")
+	}
+}

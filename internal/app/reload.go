@@ -13,7 +13,9 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 )
 
-// running is what a reload replaces parts of, once Run has started everything.
+// running is what a reload replaces parts of, once Run has started everything. The App's own
+// Config, Notifiers, Evaluator and Poller stay those of the start: the running ones are cfg,
+// and those the scheduler, the delivery worker and the HTTP handler were last given.
 type running struct {
 	app     *App
 	cfg     *config.Config // the config in effect; replaced by each successful reload
