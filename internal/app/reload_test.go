@@ -214,6 +214,22 @@ apps:
 		"gone ops alert.firing delivered",
 	}, outbox)
 
+	resp, err := http.Get("http://" + h.addr + "/api/v1/apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed struct{ Apps []struct{ Name string } }
+	err = json.NewDecoder(resp.Body).Decode(&listed)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range listed.Apps {
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	diff(t, "apps in the API", []string{"checkout", "fresh", "quiet"}, names)
 	fams := scrape(t, h.addr)
 	if v, ok := sample(fams, "engagelab_config_last_reload_successful", nil); !ok || v != 1 {
 		t.Errorf("engagelab_config_last_reload_successful = %v (present %v), want 1", v, ok)
