@@ -39,7 +39,7 @@ func TestSystemdUnitAndConfig(t *testing.T) {
 		"ProtectSystem":   "strict",
 		"NoNewPrivileges": "yes",
 		"Environment":     "MONITOR_LOG_FORMAT=json",
-		// A config mistake (exit 2) is not restarted; a SIGHUP today is (see the unit).
+		// A config mistake (exit 2) is not restarted; SIGHUP reloads (see the unit).
 		"RestartPreventExitStatus": "2",
 		"Restart":                  "always",
 	} {

@@ -45,6 +45,11 @@ type Options struct {
 	Clock        func() time.Time
 	// Polled is called after every scheduled poll.
 	Polled func(poller.Result)
+	// Load re-reads the config file for a reload; nil refuses reloads (see Reload).
+	Load func() (*config.Config, error)
+	// Reload asks the running service to reload (serve sends SIGHUP here). One asked for
+	// while the service starts is done once it runs.
+	Reload <-chan struct{}
 }
 
 // ShutdownBudget is how long a stop may take in all: polls in flight finish and are stored,
@@ -58,6 +63,9 @@ type Service struct {
 	ready chan struct{}
 	mu    sync.Mutex
 	addr  string
+	live  *running // set once running, for Reload
+
+	reloading sync.Mutex // one reload at a time
 }
 
 // New returns a Service; Run starts it.
@@ -153,11 +161,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Heartbeat != nil {
-		a.Metrics.Registry().MustRegister(watch.Collector(a.Store))
-	}
-	api := httpapi.New(httpapi.Config{Store: a.Store, Config: cfg, Silencer: a.Evaluator, Metrics: a.Metrics, Logger: log})
+	// Registered whatever the config says, since a reload may add a heartbeat; the gauge is
+	// absent until a ping succeeded.
+	a.Metrics.Registry().MustRegister(watch.Collector(a.Store))
+	api := httpapi.New(httpapi.Config{Store: a.Store, Config: cfg, Silencer: a.Evaluator, Metrics: a.Metrics, Logger: log, Reload: s.Reload})
 	handler.Store(&api)
+	a.Metrics.ConfigLoaded(true, a.clock())
+	s.mu.Lock()
+	s.live = &running{app: a, cfg: cfg, listen: listen, sched: sched, watcher: watcher, handler: &handler}
+	s.mu.Unlock()
 
 	// Polling loops stop when ctx ends; delivery outlives them, so that what the last polls
 	// queued can still be sent within the budget.
@@ -175,10 +187,16 @@ func (s *Service) Run(ctx context.Context) error {
 	close(s.ready)
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-httpErr:
-		runErr = fmt.Errorf("http server: %w", runErr)
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case runErr = <-httpErr:
+			runErr = fmt.Errorf("http server: %w", runErr)
+			running = false
+		case <-s.opts.Reload:
+			_ = s.Reload(ctx) // logged there; the running config stays on failure
+		}
 	}
 	log.Info("shutting down", "budget", ShutdownBudget)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownBudget)
@@ -247,6 +265,9 @@ type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ConfigProblem marks the error as the config file's (POST /-/reload answers 400 with it).
+func (e *ConfigError) ConfigProblem() {}
 
 // Check reports, as a *ConfigError, what the service would refuse at start beyond what the
 // config loader validates: an unprotected non-loopback listener, a database URL that cannot

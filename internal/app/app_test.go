@@ -28,9 +28,10 @@ type harness struct {
 	mu     sync.Mutex
 	polled map[string]int
 	cond   *sync.Cond
-	addr   string     // HTTP address of the last service started
-	logTo  io.Writer  // also receives the service's log when set
-	level  slog.Level // of the service's log; warnings by default
+	addr   string                         // HTTP address of the last service started
+	logTo  io.Writer                      // also receives the service's log when set
+	level  slog.Level                     // of the service's log; warnings by default
+	load   func() (*config.Config, error) // the service's Options.Load, for reloads
 
 	clock func() time.Time // the service's clock; time.Now when nil
 }
@@ -44,11 +45,20 @@ func newHarness(t *testing.T, apps ...fake.App) *harness {
 
 func (h *harness) config(engagelabURL, extra string) *config.Config {
 	h.t.Helper()
+	cfg, err := config.Parse([]byte(h.yaml(engagelabURL, extra)), func(string) (string, bool) { return "", false }, ".")
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// yaml is the config file's text: the test's database and upstream, every app every second.
+func (h *harness) yaml(engagelabURL, extra string) string {
 	httpLine := `http: {listen: "127.0.0.1:0"}`
 	if strings.Contains(extra, "\nhttp:") {
 		httpLine = "" // the test brings its own
 	}
-	yaml := fmt.Sprintf(`
+	return fmt.Sprintf(`
 database: {url: "%s"}
 engagelab: {base_url: "%s", timeout: 2s}
 %s
@@ -57,11 +67,6 @@ defaults:
   thresholds: {warning: "100", critical: "20"}
   stale_after: 1h
 %s`, h.dbURL, engagelabURL, httpLine, extra)
-	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false }, ".")
-	if err != nil {
-		h.t.Fatalf("config: %v", err)
-	}
-	return cfg
 }
 
 // start runs the service until the test ends (or stop is called) and waits until it is ready.
@@ -70,7 +75,7 @@ func (h *harness) start(cfg *config.Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := app.New(app.Options{
 		Config: cfg, Listen: "127.0.0.1:0", MaxJitter: time.Millisecond, TickEvery: 200 * time.Millisecond,
-		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond, Clock: h.clock,
+		BaseBackoff: 100 * time.Millisecond, PollOutbox: 100 * time.Millisecond, Clock: h.clock, Load: h.load,
 		Logger: slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: h.level})),
 		Polled: func(r poller.Result) {
 			h.mu.Lock()

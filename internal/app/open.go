@@ -50,10 +50,11 @@ type App struct {
 	Delivery  *delivery.Worker
 	Metrics   *metrics.Metrics
 
-	apps     []config.App // the apps this App serves (a subset with OpenOptions.Apps)
-	delivery delivery.Config
-	log      *slog.Logger
-	clock    func() time.Time
+	apps      []config.App // the apps this App serves (a subset with OpenOptions.Apps)
+	delivery  delivery.Config
+	log       *slog.Logger
+	clock     func() time.Time
+	startedAt time.Time
 }
 
 // Open checks the config, connects, migrates (or checks the schema), registers the apps and
@@ -113,29 +114,42 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Store: st, Notifiers: notifiers, apps: apps, log: log, clock: o.Clock}
+	// The start, to the microsecond Postgres keeps, for staleness: a reload's evaluator keeps it.
+	startedAt := o.Clock().Truncate(time.Microsecond)
+	a := &App{Config: cfg, Store: st, Notifiers: notifiers, apps: apps, log: log, clock: o.Clock, startedAt: startedAt}
 	a.Metrics = metrics.New(st, cfg, metrics.WithVersion(o.Version))
 	a.delivery = delivery.Config{
 		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
 		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log.With("component", "delivery"), Observer: a.Metrics,
 	}
 	a.Delivery = delivery.New(a.delivery)
-	a.Evaluator, err = evaluate.New(evaluate.Config{
-		Store: st, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: o.Clock, Logger: log.With("component", "evaluate"), Queued: a.Delivery.Wake,
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.Poller, err = poller.New(poller.Config{
-		Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithSMSBaseURL(cfg.EngageLab.SMSBaseURL),
-			engagelab.WithMaxConcurrency(cfg.EngageLab.MaxConcurrency), engagelab.WithLogger(log.With("component", "engagelab"))),
-		Evaluator: a.Evaluator, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: a.Evaluator.Now,
-		Logger: log.With("component", "poller"), Observer: a.Metrics,
-	})
+	a.Evaluator, a.Poller, err = a.judge(cfg, apps, ids)
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// judge builds the evaluator and the poller of apps from cfg; Open and a reload share it.
+func (a *App) judge(cfg *config.Config, apps []config.App, ids map[string]int64) (*evaluate.Evaluator, *poller.Poller, error) {
+	log := a.log
+	ev, err := evaluate.New(evaluate.Config{
+		Store: a.Store, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: a.clock, StartedAt: a.startedAt,
+		Logger: log.With("component", "evaluate"), Queued: a.Delivery.Wake,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := poller.New(poller.Config{
+		Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithSMSBaseURL(cfg.EngageLab.SMSBaseURL),
+			engagelab.WithMaxConcurrency(cfg.EngageLab.MaxConcurrency), engagelab.WithLogger(log.With("component", "engagelab"))),
+		Evaluator: ev, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: ev.Now,
+		Logger: log.With("component", "poller"), Observer: a.Metrics,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ev, p, nil
 }
 
 // selectApps returns the configured apps named (each once, in the order named), or all.

@@ -15,7 +15,8 @@ import (
 //     urlencoded, multipart or text/plain bodies, and a page's script that sets a JSON type
 //     triggers a CORS preflight this server never grants.
 //
-// The login and logout forms post urlencoded bodies by design; they get the origin check only.
+// The login and logout forms post urlencoded bodies by design, and POST /-/reload has no body
+// (`curl -X POST .../-/reload`, as with Prometheus); they get the origin check only.
 func guardWrites(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +29,7 @@ func guardWrites(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "a cross-origin request cannot change anything")
 			return
 		}
-		if r.URL.Path != "/login" && r.URL.Path != "/logout" {
+		if r.URL.Path != "/login" && r.URL.Path != "/logout" && r.URL.Path != "/-/reload" {
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
 				writeError(w, http.StatusUnsupportedMediaType, "a request that changes something must send Content-Type: application/json")

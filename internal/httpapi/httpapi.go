@@ -35,8 +35,11 @@ type Config struct {
 	Config   *config.Config // apps (and the amount each alerts on), http.tokens
 	Silencer Silencer       // nil: the silence endpoints answer 503
 	Metrics  *metrics.Metrics
-	Clock    func() time.Time // default time.Now
-	Logger   *slog.Logger     // default: discard
+	// Reload re-reads the config file (POST /-/reload); nil: the path answers 503. Its error
+	// is a sentence for the operator: why the file was refused (the running config stays).
+	Reload func(ctx context.Context) error
+	Clock  func() time.Time // default time.Now
+	Logger *slog.Logger     // default: discard
 }
 
 type server struct {
@@ -65,6 +68,7 @@ func New(c Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/apps/{name}/ledger", s.ledger)
 	mux.HandleFunc("POST /api/v1/apps/{name}/silence", s.silence)
 	mux.HandleFunc("DELETE /api/v1/apps/{name}/silence", s.unsilence)
+	mux.HandleFunc("POST /-/reload", s.reload)
 	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
 	mux.HandleFunc("GET /api/v1/events", s.events)
 	mux.HandleFunc("GET /{$}", s.dashboard)

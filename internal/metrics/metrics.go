@@ -29,7 +29,11 @@ type Metrics struct {
 	polls         *prometheus.CounterVec
 	pollDuration  *prometheus.HistogramVec
 	notifications *prometheus.CounterVec
+	thresholds    *prometheus.GaugeVec
 	collector     *storeCollector
+	// As Prometheus and Alertmanager export them: whether the last load of the config file
+	// (at start or a reload) succeeded, and when one last did.
+	reloadOK, reloadAt prometheus.Gauge
 }
 
 // Option changes what New builds.
@@ -68,20 +72,49 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 			Name: "engagelab_notifications_total",
 			Help: "Notification attempts by notifier and result (delivered, retry, dead, dropped).",
 		}, []string{"notifier", "result"}),
+		thresholds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "engagelab_threshold",
+			Help: "Configured money thresholds by app and level (warning, critical; overdraft_limit as a negative amount); kind is the amount compared.",
+		}, []string{"app", "kind", "level"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "engagelab_config_last_reload_successful",
+			Help: "1 if the last load of the config file (at start or a reload) succeeded, 0 if it was refused and the running config stayed.",
+		}),
+		reloadAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "engagelab_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful load of the config file (at start or a reload).",
+		}),
 	}
-	var apps []string
-	byName := map[string]config.App{}
-	for _, a := range cfg.Apps {
-		apps = append(apps, a.Name)
-		byName[a.Name] = a
-		// Present from the start at 0, so rate() and increase() see the first poll.
-		m.polls.WithLabelValues(a.Name, "success")
-	}
-	m.collector = &storeCollector{st: st, apps: apps, cfg: byName, now: time.Now}
-	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector, buildInfo, thresholds(cfg.Apps),
+	m.collector = &storeCollector{st: st, now: time.Now}
+	m.SetConfig(cfg)
+	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector, buildInfo, m.thresholds, m.reloadOK, m.reloadAt,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SetConfig makes the metrics follow the apps of cfg (a reload): their thresholds, and the
+// gauges read from the store, which leave out apps no longer configured.
+func (m *Metrics) SetConfig(cfg *config.Config) {
+	apps := &appSet{byName: make(map[string]config.App, len(cfg.Apps))}
+	for _, a := range cfg.Apps {
+		apps.names = append(apps.names, a.Name)
+		apps.byName[a.Name] = a
+		// Present from the start at 0, so rate() and increase() see the first poll.
+		m.polls.WithLabelValues(a.Name, "success")
+	}
+	m.collector.apps.Store(apps)
+	setThresholds(m.thresholds, cfg.Apps)
+}
+
+// ConfigLoaded records a load of the config file at at: ok, or refused (at is then unused).
+func (m *Metrics) ConfigLoaded(ok bool, at time.Time) {
+	if !ok {
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloadOK.Set(1)
+	m.reloadAt.Set(float64(at.UnixMilli()) / 1000)
 }
 
 // SetClock sets the clock that scrape-time values (outbox age, spend rates, runway) are
@@ -124,10 +157,15 @@ var (
 // storeCollector reads the gauges from the store at each scrape.
 type storeCollector struct {
 	st     *store.Store
-	apps   []string
-	cfg    map[string]config.App
+	apps   atomic.Pointer[appSet] // SetConfig replaces it
 	now    func() time.Time
 	errors atomic.Int64
+}
+
+// appSet is the configured apps, in config order and by name.
+type appSet struct {
+	names  []string
+	byName map[string]config.App
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -155,8 +193,9 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 	if err != nil {
 		return err
 	}
-	configured := make(map[string]bool, len(c.apps))
-	for _, a := range c.apps {
+	apps := c.apps.Load().names
+	configured := make(map[string]bool, len(apps))
+	for _, a := range apps {
 		configured[a] = true
 	}
 	for _, s := range statuses {
@@ -197,11 +236,10 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 // amount that the level is compared with (the app's `amount` for warning and critical;
 // total_balance for overdraft_limit), so `engagelab_balance < on(app, kind) engagelab_threshold`
 // matches one series per app.
-func thresholds(apps []config.App) prometheus.Collector {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "engagelab_threshold",
-		Help: "Configured money thresholds by app and level (warning, critical; overdraft_limit as a negative amount); kind is the amount compared.",
-	}, []string{"app", "kind", "level"})
+func setThresholds(g *prometheus.GaugeVec, apps []config.App) {
+	// A scrape between Reset and the sets below sees fewer thresholds for a moment: harmless
+	// for gauges that Prometheus samples, and a reload is rare.
+	g.Reset()
 	for _, a := range apps {
 		// The only place thresholds become floats: Prometheus has no other type.
 		g.WithLabelValues(a.Name, a.Amount, "warning").Set(a.Warning.InexactFloat64())
@@ -210,5 +248,4 @@ func thresholds(apps []config.App) prometheus.Collector {
 			g.WithLabelValues(a.Name, "total_balance", "overdraft_limit").Set(a.OverdraftLimit.Neg().InexactFloat64())
 		}
 	}
-	return g
 }

@@ -46,7 +46,7 @@ func (c *storeCollector) collectSpend(ctx context.Context, ch chan<- prometheus.
 		return err
 	}
 	for _, l := range ledger {
-		app, ok := c.cfg[l.Name]
+		app, ok := c.apps.Load().byName[l.Name]
 		if !ok || !l.Known {
 			continue
 		}

@@ -44,9 +44,21 @@ type SchedulerConfig struct {
 
 // Scheduler polls every app once at start-up and then on its cron schedule, in UTC.
 type Scheduler struct {
-	cfg  SchedulerConfig
-	sem  chan struct{}
-	busy map[string]*atomic.Bool // per app: a poll is in flight
+	cfg SchedulerConfig
+	sem chan struct{}
+
+	// mu guards what a reload replaces (SetApps) and what Run shares with it.
+	mu      sync.Mutex
+	apps    []config.App
+	poller  *Poller
+	timers  Timers
+	busy    map[string]*atomic.Bool // per app: a poll is in flight
+	entries map[string]cron.EntryID // per app: its cron entry, while Run runs
+	cron    *cron.Cron              // nil until Run starts it
+	stopped bool                    // Run is stopping: nothing new starts
+	// jobCtx and stop are Run's (see poll); startups waits for the polls started outside cron.
+	jobCtx, stop context.Context
+	startups     sync.WaitGroup
 }
 
 // NewScheduler fills defaults.
@@ -64,7 +76,53 @@ func NewScheduler(c SchedulerConfig) *Scheduler {
 	for _, a := range c.Apps {
 		busy[a.Name] = new(atomic.Bool)
 	}
-	return &Scheduler{cfg: c, sem: make(chan struct{}, c.MaxConcurrency), busy: busy}
+	return &Scheduler{cfg: c, sem: make(chan struct{}, c.MaxConcurrency), apps: c.Apps, poller: c.Poller, timers: c.Timers,
+		busy: busy, entries: map[string]cron.EntryID{}}
+}
+
+// SetApps replaces the apps polled, and the poller and timers that serve them: a config
+// reload. It may be called before, during or after Run. Polls in flight finish with the
+// poller they started with, and are stored. An added app is polled at once, as at start-up,
+// then on its schedule; a removed app is polled no more (a poll still waiting for its jitter
+// is dropped; its history stays in the store); an app whose schedule changed is rescheduled.
+func (s *Scheduler) SetApps(apps []config.App, p *Poller, t Timers) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := make(map[string]config.App, len(s.apps))
+	for _, a := range s.apps {
+		old[a.Name] = a
+	}
+	s.apps, s.poller, s.timers = apps, p, t
+	kept := make(map[string]bool, len(apps))
+	for _, a := range apps {
+		kept[a.Name] = true
+	}
+	for name := range old {
+		if !kept[name] {
+			delete(s.busy, name)
+			if id, ok := s.entries[name]; ok {
+				s.cron.Remove(id)
+				delete(s.entries, name)
+			}
+		}
+	}
+	for _, a := range apps {
+		prev, known := old[a.Name]
+		if !known {
+			s.busy[a.Name] = new(atomic.Bool)
+		}
+		if s.cron == nil || s.stopped {
+			continue // Run schedules them when it starts; or it is stopping
+		}
+		switch {
+		case !known:
+			s.schedule(a)
+			s.startup(a)
+		case prev.Schedule != a.Schedule:
+			s.cron.Remove(s.entries[a.Name])
+			s.schedule(a)
+		}
+	}
 }
 
 // Aligned makes robfig's "@every d" fire at UTC multiples of d instead of at start + n·d, so
@@ -102,7 +160,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// Jobs get a context that outlives ctx: a poll that has started is finished and stored.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
-	var wg sync.WaitGroup
 
 	c := cron.New(
 		cron.WithLocation(time.UTC),
@@ -111,25 +168,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		// job never runs again: every later tick logs "skip" (robfig/cron v3.0.1).
 		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log.With("component", "cron")}), cron.Recover(cronLogger{log.With("component", "cron")})),
 	)
-	for _, app := range s.cfg.Apps {
-		sched := Aligned(app.Cron)
-		c.Schedule(sched, cron.FuncJob(func() {
-			slot := slotAt(sched, s.cfg.Clock(), app.Interval)
-			// Jitter spreads apps that share a spec, but never so far that a short interval
-			// would run into its next slot: at most a tenth of the interval.
-			s.poll(jobCtx, ctx, app.Name, slot, min(s.cfg.MaxJitter, app.Interval/10))
-		}))
+	s.mu.Lock()
+	s.cron, s.jobCtx, s.stop = c, jobCtx, ctx
+	for _, app := range s.apps {
+		s.schedule(app)
 	}
-
-	// Start-up: every app at once (bounded by the semaphore), not staggered over minutes.
-	// The slot is the current minute (or interval, if shorter): replicas starting together
-	// poll once, and a restart polls again unless a poll happened moments ago.
-	for _, app := range s.cfg.Apps {
-		wg.Go(func() {
-			slot := s.cfg.Clock().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
-			s.poll(jobCtx, ctx, app.Name, slot, 0)
-		})
+	for _, app := range s.apps {
+		s.startup(app)
 	}
+	s.mu.Unlock()
 	c.Start()
 
 	ticker := time.NewTicker(s.cfg.TickEvery)
@@ -139,13 +186,40 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// Polls in flight finish and are stored; how long that may take is the caller's
 			// shutdown budget, not a bound of its own here.
+			s.mu.Lock()
+			s.stopped = true // a SetApps from now on starts nothing
+			s.mu.Unlock()
 			<-c.Stop().Done()
-			wg.Wait()
+			s.startups.Wait()
 			return nil
 		case <-ticker.C:
 			s.tick(ctx)
 		}
 	}
+}
+
+// schedule adds app's cron entry. s.mu is held and Run has created s.cron.
+func (s *Scheduler) schedule(app config.App) {
+	jobCtx, ctx := s.jobCtx, s.stop
+	sched := Aligned(app.Cron)
+	s.entries[app.Name] = s.cron.Schedule(sched, cron.FuncJob(func() {
+		slot := slotAt(sched, s.cfg.Clock(), app.Interval)
+		// Jitter spreads apps that share a spec, but never so far that a short interval
+		// would run into its next slot: at most a tenth of the interval.
+		s.poll(jobCtx, ctx, app.Name, slot, min(s.cfg.MaxJitter, app.Interval/10))
+	}))
+}
+
+// startup polls app now, outside cron: at start-up every app at once (bounded by the
+// semaphore), not staggered over minutes, and an app added by a reload at once too. The slot
+// is the current minute (or interval, if shorter): replicas starting together poll once, and
+// a restart polls again unless a poll happened moments ago. s.mu is held and Run is running.
+func (s *Scheduler) startup(app config.App) {
+	jobCtx, ctx := s.jobCtx, s.stop
+	s.startups.Go(func() {
+		slot := s.cfg.Clock().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
+		s.poll(jobCtx, ctx, app.Name, slot, 0)
+	})
 }
 
 // tick runs the timer evaluation of every app; a panic in it is logged, not fatal.
@@ -155,7 +229,10 @@ func (s *Scheduler) tick(ctx context.Context) {
 			s.cfg.Logger.Error("timer evaluation panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	if err := s.cfg.Timers.TickAll(ctx); err != nil && ctx.Err() == nil {
+	s.mu.Lock()
+	timers := s.timers
+	s.mu.Unlock()
+	if err := timers.TickAll(ctx); err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Error("timer evaluation failed", "error", err)
 	}
 }
@@ -178,7 +255,13 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 	}
 	// cron's SkipIfStillRunning covers its own ticks; this also covers the start-up poll, which
 	// runs outside cron and may still be waiting on a slow upstream when the first tick comes.
-	busy := s.busy[app]
+	s.mu.Lock()
+	busy, ok := s.busy[app]
+	p := s.poller
+	s.mu.Unlock()
+	if !ok {
+		return // removed from the config by a reload while this poll waited
+	}
 	if !busy.CompareAndSwap(false, true) {
 		s.cfg.Logger.Debug("previous poll still running; skipping this one", "app", app)
 		return
@@ -193,7 +276,6 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 	if stop.Err() != nil {
 		return
 	}
-	p := s.cfg.Poller
 	if s.cfg.Slots != nil && !slot.IsZero() {
 		ok, err := s.cfg.Slots.ClaimSlot(jobCtx, app, slot)
 		if err != nil {

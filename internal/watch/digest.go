@@ -29,12 +29,12 @@ const startupPolls = 5 * time.Second
 // up later that day, once its start-up polls are done; days it missed entirely are not made up. It reports whether this call
 // queued it (false when it is not due yet or was already queued, by anyone).
 func (w *Watcher) Digest(ctx context.Context) (bool, error) {
-	dg := w.cfg.Config.Digest
+	dg := w.config().Digest
 	if dg == nil {
 		return false, nil
 	}
 	now := w.cfg.Clock()
-	if now.Before(w.cfg.Started.Add(w.cfg.Config.EngageLab.Timeout + startupPolls)) {
+	if now.Before(w.cfg.Started.Add(w.config().EngageLab.Timeout + startupPolls)) {
 		// A digest made at start-up would show the apps as they were before the start-up polls.
 		return false, nil
 	}
@@ -81,7 +81,7 @@ func (w *Watcher) Digest(ctx context.Context) (bool, error) {
 // the last 24 h, its burn rate and runway as the API shows them, the alerts firing, and the
 // notifications that died in the last 24 h.
 func (w *Watcher) BuildDigest(ctx context.Context, now time.Time, date string) (notify.Event, error) {
-	cfg := w.cfg.Config
+	cfg := w.config()
 	st := w.cfg.Store
 	from := now.Add(-24 * time.Hour)
 	statuses, err := st.AppStatuses(ctx)

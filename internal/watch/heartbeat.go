@@ -56,7 +56,7 @@ func (b Beat) Reason(maxOutboxAge time.Duration) string {
 // pinged within this period, calls the heartbeat URL. Every outcome but a quiet success is
 // one log line.
 func (w *Watcher) Heartbeat(ctx context.Context) Beat {
-	hb := w.cfg.Config.Heartbeat
+	hb := w.config().Heartbeat
 	log := w.cfg.Logger.With("component", "heartbeat")
 	now := w.cfg.Clock()
 	b := Beat{At: now}
@@ -113,7 +113,7 @@ func (w *Watcher) Heartbeat(ctx context.Context) Beat {
 // An app polled late whose access or data alert fires and reached a notifier counts as on
 // time: it is failing, and someone has been told.
 func (w *Watcher) check(ctx context.Context, now time.Time, b *Beat) error {
-	cfg := w.cfg.Config
+	cfg := w.config()
 	names := make([]string, len(cfg.Apps))
 	for i, a := range cfg.Apps {
 		names[i] = a.Name
@@ -153,7 +153,7 @@ func (w *Watcher) ping(ctx context.Context, hb *config.Heartbeat, b Beat) error 
 	var body io.Reader
 	if hb.Method == http.MethodPost {
 		body = strings.NewReader(fmt.Sprintf("%d apps polled on time; oldest pending notification %s\n",
-			len(w.cfg.Config.Apps), b.OutboxAge.Round(time.Second)))
+			len(w.config().Apps), b.OutboxAge.Round(time.Second)))
 	}
 	req, err := http.NewRequestWithContext(ctx, hb.Method, raw, body)
 	if err != nil {

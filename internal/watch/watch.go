@@ -13,6 +13,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
@@ -37,6 +39,8 @@ type Config struct {
 // Watcher runs the heartbeat and the digest.
 type Watcher struct {
 	cfg      Config
+	live     atomic.Pointer[config.Config] // cfg.Config, replaced whole by a reload
+	mu       sync.Mutex                    // guards nextBeat against SetConfig
 	nextBeat time.Time
 	digested string // the date of the last digest seen queued, so a day is checked once
 }
@@ -60,6 +64,7 @@ func New(c Config) (*Watcher, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{cfg: c}
+	w.live.Store(c.Config)
 	if hb := c.Config.Heartbeat; hb != nil {
 		// The first check waits a whole period: the start-up polls need their moment.
 		w.nextBeat = c.Started.Add(hb.Every)
@@ -67,16 +72,28 @@ func New(c Config) (*Watcher, error) {
 	return w, nil
 }
 
-// Enabled reports whether there is anything to run: a heartbeat or a digest.
-func (w *Watcher) Enabled() bool {
-	return w.cfg.Config.Heartbeat != nil || w.cfg.Config.Digest != nil
+// config is the configuration in effect: the start's, or the last reload's.
+func (w *Watcher) config() *config.Config { return w.live.Load() }
+
+// SetConfig applies a reloaded config from the next cycle on; safe while Run runs. A heartbeat
+// that was off, or whose period changed, is next checked a whole period from now.
+func (w *Watcher) SetConfig(c *config.Config) {
+	old := w.live.Swap(c)
+	if hb := c.Heartbeat; hb != nil && (old.Heartbeat == nil || old.Heartbeat.Every != hb.Every) {
+		w.mu.Lock()
+		w.nextBeat = w.cfg.Clock().Add(hb.Every)
+		w.mu.Unlock()
+	}
 }
 
-// Run checks every Tick until ctx ends.
+// Enabled reports whether there is anything to run: a heartbeat or a digest.
+func (w *Watcher) Enabled() bool {
+	return w.config().Heartbeat != nil || w.config().Digest != nil
+}
+
+// Run checks every Tick until ctx ends; with neither a heartbeat nor a digest configured it
+// only waits, since a reload may add one.
 func (w *Watcher) Run(ctx context.Context) error {
-	if !w.Enabled() {
-		return nil
-	}
 	t := time.NewTicker(w.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -93,11 +110,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 // Failures are logged; the next cycle tries again.
 func (w *Watcher) Cycle(ctx context.Context) {
 	now := w.cfg.Clock()
-	if hb := w.cfg.Config.Heartbeat; hb != nil && !now.Before(w.nextBeat) {
+	w.mu.Lock()
+	hb := w.config().Heartbeat
+	beat := hb != nil && !now.Before(w.nextBeat)
+	if beat {
 		w.nextBeat = now.Add(hb.Every)
+	}
+	w.mu.Unlock()
+	if beat {
 		w.Heartbeat(ctx)
 	}
-	if w.cfg.Config.Digest != nil {
+	if w.config().Digest != nil {
 		if _, err := w.Digest(ctx); err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Error("daily digest not queued; will try again", "error", err)
 		}

@@ -512,3 +512,32 @@ func TestCycleChecksOncePerPeriodFromTheStart(t *testing.T) {
 		}
 	}
 }
+
+// A reload that adds a heartbeat starts it: the first check a whole period after the reload.
+func TestSetConfigStartsAHeartbeatAddedByAReload(t *testing.T) {
+	ping := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
+	e := setup(t, heartbeatDoc(ping.URL+"/"+pingSecret), map[string]string{"HOOK_URL": "http://127.0.0.1:1/x"}, t0)
+	without := *e.cfg
+	without.Heartbeat = nil
+	w, err := watch.New(watch.Config{Store: e.st, Config: &without, Clock: e.clock.Now, Started: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		after  time.Duration
+		reload bool
+		pings  int
+	}{{5 * time.Minute, false, 0}, {6 * time.Minute, true, 0}, {10 * time.Minute, false, 0}, {11 * time.Minute, false, 1}} {
+		e.clock.Set(t0.Add(step.after - 20*time.Second))
+		e.poll(t, "a", "500")
+		e.poll(t, "b", "500")
+		e.clock.Set(t0.Add(step.after))
+		if step.reload {
+			w.SetConfig(e.cfg)
+		}
+		w.Cycle(context.Background())
+		if n := len(ping.Requests()); n != step.pings {
+			t.Errorf("after %s: %d pings, want %d", step.after, n, step.pings)
+		}
+	}
+}
