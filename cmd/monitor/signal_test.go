@@ -90,6 +90,11 @@ func TestSIGHUPReloadsServeWithoutCuttingADeliveryAndSIGTERMDrains(t *testing.T)
 	}
 
 	cmd, stderr := process(t, "serve", "--config", path)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the monitor's log:\n%s", stderr.String())
+		}
+	})
 	waitArrival("low") // 50.0000 is below the warning threshold of 100: the message is on its way
 	if err := os.WriteFile(path, append(reloaded, listen...), 0o600); err != nil {
 		t.Fatal(err)
@@ -98,7 +103,7 @@ func TestSIGHUPReloadsServeWithoutCuttingADeliveryAndSIGTERMDrains(t *testing.T)
 		t.Fatal(err)
 	}
 	notifytest.Eventually(t, "the reload to be logged", func() bool { return strings.Contains(stderr.String(), "config reloaded") })
-	notifytest.Eventually(t, "low's request to be answered", func() bool { return answered.Load()+cut.Load() == 1 })
+	notifytest.Eventually(t, "low's request to be answered", func() bool { return answered.Load()+cut.Load() >= 1 })
 	if cut.Load() != 0 {
 		t.Fatalf("the request in flight was cut at SIGHUP\n%s", stderr.String())
 	}
