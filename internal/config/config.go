@@ -26,6 +26,7 @@ type Config struct {
 	HTTP      HTTP
 	Delivery  Delivery
 	Retention Retention
+	Grouping  Grouping
 	Notifiers []Notifier
 	Apps      []App // each already merged with defaults
 

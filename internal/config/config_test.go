@@ -141,6 +141,7 @@ func TestLoadFullExample(t *testing.T) {
 		},
 		Delivery:  Delivery{MaxAge: 24 * time.Hour},
 		Retention: Retention{Snapshots: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour},
+		Grouping:  Grouping{MinApps: 4, Wait: time.Minute},
 		Notifiers: []Notifier{
 			{Name: "ops", Type: "slack", WebhookURL: "https://hooks.slack.com/services/T0/B0/slack-s3cr3t", MinSeverity: "warning"},
 			{Name: "ops-bot", Type: "slack", Token: "xoxb-bot-s3cr3t", Channel: "C0123456789", MinSeverity: "warning"},
@@ -566,5 +567,26 @@ func TestProduct(t *testing.T) {
 	}
 	if got, want := cfg.EngageLab.SMSBaseURL, "http://127.0.0.1:8099/"; got != want {
 		t.Errorf("SMSBaseURL = %q, want %q", got, want)
+	}
+}
+
+func TestGrouping(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"", "{3 30s}"},
+		{"grouping: off", "{0 0s}"},
+		{"grouping: on", "{3 30s}"},
+		{"grouping: {min_apps: 5}", "{5 30s}"},
+		{"grouping: {wait: 2m}", "{3 2m0s}"},
+	} {
+		cfg, err := Parse([]byte(`database: {url: "postgres://x@db/m"}
+defaults: {thresholds: {warning: "100", critical: "20"}}
+apps: [{name: a, dev_key: a, dev_secret: s}]
+`+tc.yaml), env(nil), ".")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if got := fmt.Sprintf("{%d %s}", cfg.Grouping.MinApps, cfg.Grouping.Wait); got != tc.want {
+			t.Errorf("%q: grouping %s, want %s", tc.yaml, got, tc.want)
+		}
 	}
 }

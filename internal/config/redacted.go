@@ -34,6 +34,7 @@ type (
 			Snapshots string `yaml:"snapshots"`
 			Events    string `yaml:"events"`
 		} `yaml:"retention"`
+		Grouping  any            `yaml:"grouping"` // "off" or {min_apps, wait}
 		Notifiers []fileNotifier `yaml:"notifiers,omitempty"`
 		Apps      []fileApp      `yaml:"apps"`
 
@@ -125,6 +126,13 @@ func (c *Config) Redacted() string {
 	f.Delivery.MaxAge = formatDuration(c.Delivery.MaxAge)
 	f.Retention.Snapshots = formatDuration(c.Retention.Snapshots)
 	f.Retention.Events = formatDuration(c.Retention.Events)
+	f.Grouping = "off"
+	if g := c.Grouping; g.On() {
+		f.Grouping = struct {
+			MinApps int    `yaml:"min_apps"`
+			Wait    string `yaml:"wait"`
+		}{g.MinApps, formatDuration(g.Wait)}
+	}
 	for _, n := range c.Notifiers {
 		f.Notifiers = append(f.Notifiers, fileNotifier{
 			Name: n.Name, Type: n.Type, WebhookURL: n.WebhookURL, Token: n.Token, Channel: n.Channel,

@@ -46,7 +46,7 @@ func (d *decoder) document(data []byte) *Config {
 		return nil
 	}
 	root := d.mapping(doc.Content[0], "",
-		"database", "engagelab", "http", "defaults", "delivery", "retention", "notifiers", "apps",
+		"database", "engagelab", "http", "defaults", "delivery", "retention", "grouping", "notifiers", "apps",
 		"heartbeat", "digest")
 	if root.node == nil {
 		if len(d.problems) == 0 {
@@ -60,6 +60,7 @@ func (d *decoder) document(data []byte) *Config {
 		HTTP:      d.http(root.get("http")),
 		Delivery:  d.delivery(root.get("delivery")),
 		Retention: d.retention(root.get("retention")),
+		Grouping:  d.grouping(root.get("grouping")),
 	}
 	cfg.Notifiers = d.notifiers(root.get("notifiers"))
 	cfg.Apps = d.apps(root, cfg.Notifiers)

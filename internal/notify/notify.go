@@ -41,6 +41,7 @@ type Event struct {
 	Message          string      `json:"message"`
 	Error            *EventError `json:"error,omitempty"`
 	Spend            *EventSpend `json:"spend,omitempty"` // money and spend alerts: the burn rate and runway
+	Group            *EventGroup `json:"group,omitempty"` // one message for the same rule on several apps
 
 	// balance.topup and balance.gift_expired: what changed.
 	Amount string `json:"amount,omitempty"`

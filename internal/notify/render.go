@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -52,6 +53,8 @@ func Headline(e Event) string {
 		return e.App + ": top-up"
 	case e.Type == TypeGiftExpired:
 		return e.App + ": gift credit expired"
+	case e.Group != nil:
+		return fmt.Sprintf("%d apps: %s", len(e.Group.Apps), Level(e.Rule, e.Severity))
 	case !IsAlert(e) || e.Rule == "":
 		if e.App == "" {
 			return e.Type
@@ -92,6 +95,9 @@ func Fields(e Event) []Field {
 	}
 	var out []Field
 	add := func(label, value string) { out = append(out, Field{label, value}) }
+	if e.Group != nil {
+		add("Apps", appList(e.Group.Apps))
+	}
 	if e.Balance != "" {
 		add("Balance", Money(e.Balance, e.Currency))
 	}

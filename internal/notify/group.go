@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+)
+
+// EventGroup is what a grouped message stands for: one access or data rule that fired (or
+// resolved) on several apps within the grouping wait, typically an upstream outage or a
+// shared key revoked. Events are the per-app events, each as it would have been sent alone.
+type EventGroup struct {
+	Rule   string   `json:"rule"`
+	Apps   []string `json:"apps"`
+	Events []Event  `json:"events"`
+}
+
+// namesShown caps the app names written into a grouped message's sentence; the group object
+// lists them all.
+const namesShown = 10
+
+// Group folds events of the same type, alert and rule on different apps into one event. Its
+// id derives from the first event's, so a re-sent group keeps its webhook-id; its app is
+// empty (the apps are in Group); times span the members: since is the earliest, observed_at
+// the latest.
+func Group(events []Event) Event {
+	first := events[0]
+	g := Event{
+		ID:       "evt_grp_" + strings.TrimPrefix(first.ID, "evt_"),
+		Type:     first.Type,
+		Alert:    first.Alert,
+		Rule:     first.Rule,
+		Severity: first.Severity,
+		Since:    first.Since,
+		Error:    sharedError(events),
+		Group:    &EventGroup{Rule: first.Rule, Events: events},
+	}
+	for _, e := range events {
+		g.Group.Apps = append(g.Group.Apps, e.App)
+		if e.ObservedAt.After(g.ObservedAt) {
+			g.ObservedAt = e.ObservedAt
+		}
+		if e.Since.Before(g.Since) {
+			g.Since = e.Since
+		}
+		if e.Severity == "critical" {
+			g.Severity = "critical"
+		}
+	}
+	g.Message = describeGroup(g)
+	return g
+}
+
+// sharedError is the upstream failure every member saw, or nil when they differ.
+func sharedError(events []Event) *EventError {
+	first := events[0].Error
+	for _, e := range events[1:] {
+		if (first == nil) != (e.Error == nil) || first != nil && *first != *e.Error {
+			return nil
+		}
+	}
+	return first
+}
+
+// describeGroup words a grouped event: "upstream error 1000 on 12 apps: a, b, c, … and 2 more".
+func describeGroup(g Event) string {
+	n := len(g.Group.Apps)
+	var what string
+	if g.Type == TypeResolved {
+		switch g.Rule {
+		case "auth_failed":
+			what = fmt.Sprintf("EngageLab accepts the API keys again on %d apps", n)
+		case "app_unavailable":
+			what = fmt.Sprintf("%d applications are available again", n)
+		case "poll_failing":
+			what = fmt.Sprintf("polling EngageLab works again on %d apps", n)
+		case "stale":
+			what = fmt.Sprintf("fresh data again on %d apps", n)
+		default:
+			what = fmt.Sprintf("%s resolved on %d apps", Level(g.Rule, ""), n)
+		}
+		return what + ": " + appList(g.Group.Apps)
+	}
+	switch g.Rule {
+	case "auth_failed":
+		what = fmt.Sprintf("EngageLab rejected the API key on %d apps", n)
+	case "app_unavailable":
+		what = fmt.Sprintf("EngageLab reports %d applications deleted or disabled", n)
+	case "poll_failing":
+		what = fmt.Sprintf("polling EngageLab keeps failing on %d apps", n)
+		if e := g.Error; e != nil && e.Code != 0 {
+			what = fmt.Sprintf("upstream error %d on %d apps", e.Code, n)
+		} else if e != nil && e.HTTPStatus != 0 {
+			what = fmt.Sprintf("upstream error HTTP %d on %d apps", e.HTTPStatus, n)
+		}
+	case "stale":
+		what = fmt.Sprintf("no fresh data on %d apps", n)
+	default:
+		what = fmt.Sprintf("%s on %d apps", Level(g.Rule, g.Severity), n)
+	}
+	return what + ": " + appList(g.Group.Apps)
+}
+
+func appList(apps []string) string {
+	if len(apps) <= namesShown {
+		return strings.Join(apps, ", ")
+	}
+	return strings.Join(apps[:namesShown], ", ") + fmt.Sprintf(", … and %d more", len(apps)-namesShown)
+}
