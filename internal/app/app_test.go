@@ -58,6 +58,11 @@ func (h *harness) yaml(engagelabURL, extra string) string {
 	if strings.Contains(extra, "\nhttp:") {
 		httpLine = "" // the test brings its own
 	}
+	// Access and data alerts wait grouping.wait (30s by default) for other apps to join them;
+	// a second keeps these tests quick. A test about grouping brings its own.
+	if !strings.Contains(extra, "\ngrouping:") {
+		httpLine += "\ngrouping: {wait: 1s}"
+	}
 	return fmt.Sprintf(`
 database: {url: "%s"}
 engagelab: {base_url: "%s", timeout: 2s}

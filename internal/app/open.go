@@ -119,7 +119,7 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 	a := &App{Config: cfg, Store: st, Notifiers: notifiers, apps: apps, log: log, clock: o.Clock, startedAt: startedAt}
 	a.Metrics = metrics.New(st, cfg, metrics.WithVersion(o.Version))
 	a.delivery = delivery.Config{
-		Store: st, Notifiers: notifiers, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
+		Store: st, Notifiers: notifiers, Grouping: cfg.Grouping, MaxAge: cfg.Delivery.MaxAge, BaseBackoff: o.BaseBackoff,
 		PollEvery: o.PollOutbox, Clock: o.Clock, Logger: log.With("component", "delivery"), Observer: a.Metrics,
 	}
 	a.Delivery = delivery.New(a.delivery)
@@ -134,7 +134,7 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 func (a *App) judge(cfg *config.Config, apps []config.App, ids map[string]int64) (*evaluate.Evaluator, *poller.Poller, error) {
 	log := a.log
 	ev, err := evaluate.New(evaluate.Config{
-		Store: a.Store, Apps: apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: a.clock, StartedAt: a.startedAt,
+		Store: a.Store, Apps: apps, Notifiers: cfg.Notifiers, Grouping: cfg.Grouping, AppIDs: ids, Clock: a.clock, StartedAt: a.startedAt,
 		Logger: log.With("component", "evaluate"), Queued: a.Delivery.Wake,
 	})
 	if err != nil {

@@ -95,6 +95,7 @@ func (s *Service) reload(ctx context.Context, r *running) error {
 	// The swap. Each part takes the new config whole; a poll or a send already under way
 	// finishes with the parts it started with.
 	r.app.Delivery.SetNotifiers(notifiers)
+	r.app.Delivery.SetGrouping(next.Grouping)
 	r.app.Metrics.SetConfig(next)
 	r.sched.SetApps(next.Apps, p, ev)
 	r.watcher.SetConfig(next)

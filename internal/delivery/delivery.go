@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -41,6 +42,10 @@ type Config struct {
 	Store     *store.Store
 	Notifiers map[string]notify.Notifier // SetNotifiers replaces them while running
 	MaxAge    time.Duration              // default 24h
+	// Grouping sends the rows of one group key (an access or data rule firing or resolving)
+	// queued within Grouping.Wait of each other as one message, when there are at least
+	// Grouping.MinApps of them; SetGrouping replaces it while running.
+	Grouping config.Grouping
 	// BaseBackoff is the first retry delay; it doubles per attempt up to MaxBackoff.
 	BaseBackoff time.Duration // default 5s
 	MaxBackoff  time.Duration // default 1h
@@ -72,6 +77,7 @@ type Worker struct {
 	wake      chan struct{}
 	slots     chan struct{} // one token per send in flight, shared by Run and Drain
 	notifiers atomic.Pointer[map[string]notify.Notifier]
+	grouping  atomic.Pointer[config.Grouping]
 
 	mu     sync.Mutex
 	ended  chan struct{}    // closed (and replaced) whenever a send ends
@@ -107,8 +113,12 @@ func New(c Config) *Worker {
 		freed: make(chan struct{}),
 	}
 	w.SetNotifiers(c.Notifiers)
+	w.SetGrouping(c.Grouping)
 	return w
 }
+
+// SetGrouping replaces the grouping settings (a reload); safe while the worker runs.
+func (w *Worker) SetGrouping(g config.Grouping) { w.grouping.Store(&g) }
 
 // SetNotifiers replaces the notifiers (a reload); safe while the worker runs. Sends already in
 // flight finish with the notifier they started with.
@@ -249,6 +259,7 @@ acquire:
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	ds, err := w.cfg.Store.Claim(cctx, store.Claim{
 		Owner: w.owner, Now: now, Limit: free, Lease: w.cfg.Lease, TakeOver: w.mayTakeOver(), Only: w.cfg.Only,
+		Unhold: len(w.cfg.Only) > 0,
 	})
 	cancel()
 	if err != nil {
@@ -263,10 +274,15 @@ acquire:
 		w.freed = make(chan struct{})
 		w.mu.Unlock()
 	}
-	for _, d := range ds {
+	for _, job := range w.groups(ctx, ds) {
+		// A grouped send takes one sender whatever its size: give back the others its claimed
+		// rows held.
+		for range job.claimed - 1 {
+			<-w.slots
+		}
 		mine.Add(1)
 		wg.Go(func() {
-			w.deliver(sendCtx, d)
+			w.deliver(sendCtx, job.rows)
 			mine.Add(-1)
 			<-w.slots
 			w.signal()
@@ -275,10 +291,74 @@ acquire:
 	return len(ds), free, err
 }
 
-// deliver sends one claimed row and records the outcome.
-func (w *Worker) deliver(ctx context.Context, d store.Delivery) {
-	out := w.send(ctx, d)
-	w.record(ctx, []store.Recorded{{ID: d.ID, Outcome: out, At: w.cfg.Clock()}})
+// job is what one sender sends: a row, or a group of rows as one message.
+type job struct {
+	rows    []store.Delivery
+	claimed int // how many of rows Claim returned (each took a sender); the rest joined them
+}
+
+// groups turns claimed rows into jobs. Rows with a group key (an access or data alert firing
+// or resolving, held for grouping.wait) are sent as one message with the rows of the same
+// notifier and key queued within the wait, when there are at least grouping.min_apps of
+// them; otherwise each alone.
+func (w *Worker) groups(ctx context.Context, ds []store.Delivery) []job {
+	g := *w.grouping.Load()
+	var jobs []job
+	byKey := map[[2]string][]store.Delivery{}
+	var keys [][2]string
+	for _, d := range ds {
+		if d.GroupKey == "" || !g.On() {
+			jobs = append(jobs, job{rows: []store.Delivery{d}, claimed: 1})
+			continue
+		}
+		k := [2]string{d.Notifier, d.GroupKey}
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], d)
+	}
+	for _, k := range keys {
+		claimed := byKey[k]
+		ids := make([]int64, len(claimed))
+		for i, d := range claimed {
+			ids[i] = d.ID
+		}
+		first := claimed[0].CreatedAt
+		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		more, err := w.cfg.Store.ClaimGroup(cctx, store.GroupClaim{
+			Owner: w.owner, Notifier: k[0], Key: k[1], From: first.Add(-g.Wait), To: first.Add(g.Wait),
+			Claimed: ids, Need: max(0, g.MinApps-len(claimed)), Lease: w.cfg.Lease,
+		})
+		cancel()
+		if err != nil {
+			w.storeFailed()
+			w.cfg.Logger.Warn("could not look for rows to group with; sending alone", "notifier", k[0], "group", k[1], "error", err)
+		}
+		if rows := append(claimed, more...); len(rows) >= g.MinApps {
+			jobs = append(jobs, job{rows: rows, claimed: len(claimed)})
+			continue
+		}
+		for _, d := range claimed {
+			jobs = append(jobs, job{rows: []store.Delivery{d}, claimed: 1})
+		}
+	}
+	return jobs
+}
+
+// deliver sends one claimed row, or a group of them as one message, and records the outcome.
+func (w *Worker) deliver(ctx context.Context, job []store.Delivery) {
+	var out store.Outcome
+	if len(job) == 1 {
+		out = w.send(ctx, job[0])
+	} else {
+		out = w.sendGroup(ctx, job)
+	}
+	at := w.cfg.Clock()
+	recs := make([]store.Recorded, len(job))
+	for i, d := range job {
+		recs[i] = store.Recorded{ID: d.ID, Outcome: out, At: at}
+	}
+	w.record(ctx, recs)
 }
 
 // record writes outcomes of rows this worker leases. When the database cannot take them (it is
@@ -426,6 +506,57 @@ func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
 	return out
 }
 
+// sendGroup sends rows of several apps as one grouped message (notify.Group) and returns the
+// outcome all of them share. Each row's max_age still applies: the group is as old as its
+// oldest row.
+func (w *Worker) sendGroup(ctx context.Context, rows []store.Delivery) store.Outcome {
+	now := w.cfg.Clock()
+	attempts, oldest := 0, rows[0].CreatedAt
+	apps := make([]string, len(rows))
+	events := make([]notify.Event, 0, len(rows))
+	for i, d := range rows {
+		attempts, apps[i] = max(attempts, d.Attempts), d.App
+		if d.CreatedAt.Before(oldest) {
+			oldest = d.CreatedAt
+		}
+		var e notify.Event
+		if err := json.Unmarshal(d.Payload, &e); err != nil {
+			return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
+		}
+		events = append(events, e)
+	}
+	grouped := notify.Group(events)
+	log := w.cfg.Logger.With("apps", apps, "notifier", rows[0].Notifier, "event", grouped.ID, "type", grouped.Type,
+		"rule", grouped.Rule, "attempt", attempts+1)
+	out := func() store.Outcome {
+		if now.Sub(oldest) > w.cfg.MaxAge {
+			return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
+		}
+		n, ok := (*w.notifiers.Load())[rows[0].Notifier]
+		if !ok {
+			return store.Outcome{Status: store.Retry, Unsent: true, NextAttempt: now.Add(time.Minute),
+				Error: fmt.Sprintf("notifier %q is not configured in this process", rows[0].Notifier)}
+		}
+		sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+		defer cancel()
+		return w.outcome(n.Notify(sctx, grouped), attempts, oldest)
+	}()
+	switch out.Status {
+	case store.Delivered:
+		log.Info("grouped notification delivered")
+	case store.Retry:
+		log.Warn("grouped notification not delivered; will retry", "next_attempt", out.NextAttempt, "error", out.Error)
+	case store.Dead:
+		log.Error("grouped notification is dead: it will not be sent", "error", out.Error)
+	}
+	if w.cfg.Observer != nil {
+		for _, d := range rows {
+			w.cfg.Observer.ObserveDelivery(d.Notifier, string(out.Status))
+		}
+	}
+	return out
+}
+
 func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) store.Outcome {
 	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
@@ -447,22 +578,28 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	err := w.notify(sctx, n, d, e)
 	cancel()
+	return w.outcome(err, d.Attempts, d.CreatedAt)
+}
+
+// outcome classifies the answer to an attempt: delivered, dead at once for a permanent
+// refusal, else a retry after the backoff or the receiver's Retry-After.
+func (w *Worker) outcome(err error, attempts int, createdAt time.Time) store.Outcome {
 	if err == nil {
 		return store.Outcome{Status: store.Delivered}
 	}
 	if notify.IsPermanent(err) {
 		return store.Outcome{Status: store.Dead, Error: err.Error()}
 	}
-	delay := w.backoff(d.Attempts)
+	delay := w.backoff(attempts)
 	if ra, ok := notify.RetryAfter(err); ok && ra > 0 {
 		delay = ra
 	}
 	// Counted from the answer, not from the start of the attempt: Retry-After is relative to
 	// when the receiver said it, and a slow answer must not shorten the wait it asked for.
 	next := w.cfg.Clock().Add(delay)
-	if next.Sub(d.CreatedAt) > w.cfg.MaxAge {
+	if next.Sub(createdAt) > w.cfg.MaxAge {
 		// No point waiting past the deadline: the next claim will mark it dead.
-		next = d.CreatedAt.Add(w.cfg.MaxAge).Add(time.Second)
+		next = createdAt.Add(w.cfg.MaxAge).Add(time.Second)
 	}
 	return store.Outcome{Status: store.Retry, NextAttempt: next, Error: err.Error()}
 }

@@ -26,6 +26,7 @@ type Config struct {
 	Store     *store.Store
 	Apps      []config.App
 	Notifiers []config.Notifier
+	Grouping  config.Grouping // grouped outages; off when MinApps is 0
 	AppIDs    map[string]int64 // from store.EnsureApps
 	Clock     func() time.Time // default time.Now
 	StartedAt time.Time        // process start, for staleness; default Clock()
@@ -41,6 +42,7 @@ type Evaluator struct {
 	apps   map[string]config.App
 	minSev map[string]alert.Severity
 	events map[string][]string // notifier -> the non-alert events it opted in to
+	solo   map[string]bool     // notifiers whose messages are never grouped
 }
 
 // New checks the configuration and returns an Evaluator.
@@ -62,7 +64,7 @@ func New(c Config) (*Evaluator, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}, events: map[string][]string{}}
+	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}, events: map[string][]string{}, solo: map[string]bool{}}
 	for _, a := range c.Apps {
 		if _, ok := c.AppIDs[a.Name]; !ok {
 			return nil, fmt.Errorf("evaluate: app %s is not registered in the store", a.Name)
@@ -72,6 +74,9 @@ func New(c Config) (*Evaluator, error) {
 	for _, n := range c.Notifiers {
 		e.minSev[n.Name] = minSeverity(n)
 		e.events[n.Name] = n.Events
+		// PagerDuty keys each incident to one app's alert episode (dedup_key) and groups
+		// incidents itself: one grouped trigger would open an incident no app's resolve closes.
+		e.solo[n.Name] = n.Type == "pagerduty"
 	}
 	return e, nil
 }

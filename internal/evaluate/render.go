@@ -166,7 +166,11 @@ func (r *renderer) record(ctx context.Context, e alert.Event) (store.EventRecord
 		}
 		notifiers = r.e.route(r.app, e, told)
 	}
-	return eventRecord(body, e, notifiers)
+	rec, err := eventRecord(body, e, notifiers)
+	if grouped := r.e.grouped(e, notifiers); len(grouped) > 0 {
+		rec.Grouped, rec.GroupKey, rec.GroupWait = grouped, groupKey(e), r.e.cfg.Grouping.Wait
+	}
+	return rec, err
 }
 
 // describe is the message sentence of an alert event; a flap's messages say what damping does.

@@ -42,3 +42,25 @@ func (e *Evaluator) routeEvent(app config.App, name string) []string {
 	}
 	return out
 }
+
+// grouped picks, of the notifiers an event goes to, those whose row waits to be grouped with
+// the same rule on other apps: the firing and the resolve of an access or data alert (an
+// upstream outage, a shared key revoked), but not the message that ends a flap.
+func (e *Evaluator) grouped(ev alert.Event, notifiers []string) []string {
+	if !e.cfg.Grouping.On() || ev.Flap != nil || (ev.Alert != alert.Access && ev.Alert != alert.Data) ||
+		(ev.Type != alert.Firing && ev.Type != alert.Resolved) {
+		return nil
+	}
+	var out []string
+	for _, n := range notifiers {
+		if !e.solo[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// groupKey names what grouped rows share: "alert.firing/access/auth_failed".
+func groupKey(ev alert.Event) string {
+	return string(ev.Type) + "/" + string(ev.Alert) + "/" + ev.Level.Rule
+}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,13 +20,18 @@ type EventGroup struct {
 const namesShown = 10
 
 // Group folds events of the same type, alert and rule on different apps into one event. Its
-// id derives from the first event's, so a re-sent group keeps its webhook-id; its app is
-// empty (the apps are in Group); times span the members: since is the earliest, observed_at
-// the latest.
+// id derives from the earliest event's, so a re-sent group keeps its webhook-id; its app is
+// empty (the apps are in Group, in name order); times span the members: since is the
+// earliest, observed_at the latest.
 func Group(events []Event) Event {
+	// Apps in name order, for people; the id from the earliest event (ids are ULIDs, in time
+	// order), so that a group retried with its members in any order keeps its webhook-id.
+	events = slices.Clone(events)
+	slices.SortStableFunc(events, func(a, b Event) int { return strings.Compare(a.App, b.App) })
 	first := events[0]
+	earliest := slices.MinFunc(events, func(a, b Event) int { return strings.Compare(a.ID, b.ID) })
 	g := Event{
-		ID:       "evt_grp_" + strings.TrimPrefix(first.ID, "evt_"),
+		ID:       "evt_grp_" + strings.TrimPrefix(earliest.ID, "evt_"),
 		Type:     first.Type,
 		Alert:    first.Alert,
 		Rule:     first.Rule,

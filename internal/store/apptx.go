@@ -34,6 +34,11 @@ type EventRecord struct {
 	Silenced  bool
 	Payload   []byte   // the rendered JSON body sent to webhooks
 	Notifiers []string // one outbox row each
+	// Grouped are those of Notifiers whose row waits GroupWait for the same GroupKey on
+	// other apps, to be sent as one message with them (grouped outages).
+	Grouped   []string
+	GroupKey  string
+	GroupWait time.Duration
 }
 
 // AppTx is a unit of work on one app, under the lock of its state row. Each write is one
@@ -351,10 +356,13 @@ func (t *AppTx) InsertEvent(_ context.Context, e EventRecord) error {
 			INSERT INTO alert_events (id, app_id, alert, type, rule, severity, since, created_at, silenced, payload)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		)
-		INSERT INTO outbox (event_id, app_id, notifier, created_at, next_attempt_at)
-		SELECT $1, $2, n, $8, $8 FROM unnest($11::text[]) AS n`,
+		INSERT INTO outbox (event_id, app_id, notifier, created_at, next_attempt_at, group_key)
+		SELECT $1, $2, n, $8,
+		       CASE WHEN n = ANY($12) THEN $8 + $14::interval ELSE $8 END,
+		       CASE WHEN n = ANY($12) THEN $13 END
+		FROM unnest($11::text[]) AS n`,
 		e.ID, t.appID, string(e.Alert), string(e.Type), e.Rule, string(e.Severity), e.Since.UTC(), e.At.UTC(), e.Silenced, e.Payload,
-		e.Notifiers)
+		e.Notifiers, e.Grouped, e.GroupKey, e.GroupWait)
 	t.queued = t.queued || len(e.Notifiers) > 0
 	return nil
 }

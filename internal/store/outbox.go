@@ -21,6 +21,9 @@ type Delivery struct {
 	Attempts  int // attempts made before this one
 	CreatedAt time.Time
 	Payload   []byte
+	// GroupKey is set on a row that may be sent grouped with the same key's rows of other
+	// apps (ClaimGroup).
+	GroupKey string
 	// Superseded is true when a newer event of the same alert waits behind this row for the
 	// same notifier: a reminder in that position may be dropped.
 	Superseded bool
@@ -71,6 +74,9 @@ type Claim struct {
 	// Only, when not empty, limits the claim to rows of those events (poll-once delivers
 	// what it caused and leaves the rest to the service).
 	Only []string
+	// Unhold counts rows that wait only to be grouped (never attempted) as due: poll-once has
+	// every event of its polls at hand and need not wait for others to join them.
+	Unhold bool
 }
 
 // Claim leases due rows, the oldest due first, at most one per (app, notifier): a row is
@@ -99,7 +105,8 @@ func (s *Store) Claim(ctx context.Context, c Claim) ([]Delivery, error) {
 				          AND o3.status = 'pending' AND e3.alert = e.alert) AS superseded
 			FROM outbox o
 			JOIN alert_events e ON e.id = o.event_id
-			WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+			WHERE o.status = 'pending'
+			  AND (o.next_attempt_at <= $1 OR ($7 AND o.group_key IS NOT NULL AND o.attempts = 0))
 			  AND (coalesce(cardinality($2::text[]), 0) = 0 OR o.event_id = ANY($2))
 			  AND (o.lease_until IS NULL
 			       OR ($5 AND o.lease_owner <> $3 AND o.lease_until < now()
@@ -113,14 +120,15 @@ func (s *Store) Claim(ctx context.Context, c Claim) ([]Delivery, error) {
 		UPDATE outbox o SET lease_owner = $3, lease_until = now() + $4::interval
 		FROM picked, alert_events e, apps a
 		WHERE o.id = picked.id AND e.id = o.event_id AND a.id = o.app_id
-		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload, picked.superseded`,
-		c.Now.UTC(), c.Only, c.Owner, c.Lease, c.TakeOver, c.Limit)
+		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload,
+		          coalesce(o.group_key, ''), picked.superseded`,
+		c.Now.UTC(), c.Only, c.Owner, c.Lease, c.TakeOver, c.Limit, c.Unhold)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}
 	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
 		var d Delivery
-		err := r.Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.Superseded)
+		err := r.Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.GroupKey, &d.Superseded)
 		return d, err
 	})
 	if err != nil {
@@ -311,4 +319,53 @@ func (s *Store) listen(ctx context.Context, wake func()) error {
 		}
 		wake()
 	}
+}
+
+// GroupClaim asks for the rows that may join a grouped send: the same notifier and group key,
+// queued within a window around the rows already claimed.
+type GroupClaim struct {
+	Owner    string
+	Notifier string
+	Key      string
+	From, To time.Time // queued (created_at) within
+	Claimed  []int64   // the rows already claimed for this group, left out
+	Need     int       // lease nothing unless at least this many rows can join
+	Lease    time.Duration
+}
+
+// ClaimGroup leases, all or nothing, the pending rows of g's notifier and key queued between
+// From and To, whether or not they are due yet (they wait only to be grouped), as long as at
+// least Need of them can be had. A row joins only when it is the oldest pending row of its
+// (app, notifier) and no one leases it, so order per (app, notifier) holds as in Claim.
+func (s *Store) ClaimGroup(ctx context.Context, g GroupClaim) ([]Delivery, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH candidates AS (
+			SELECT o.id FROM outbox o
+			WHERE o.status = 'pending' AND o.notifier = $1 AND o.group_key = $2
+			  AND o.created_at BETWEEN $3 AND $4 AND o.lease_until IS NULL AND o.id <> ALL(coalesce($5::bigint[], '{}'))
+			  AND NOT EXISTS (SELECT 1 FROM outbox o2 WHERE o2.app_id = o.app_id AND o2.notifier = o.notifier
+			                  AND o2.status = 'pending' AND o2.id < o.id)
+			ORDER BY o.id
+			FOR UPDATE OF o SKIP LOCKED
+		), enough AS (
+			SELECT count(*) >= $6 AS ok FROM candidates
+		)
+		UPDATE outbox o SET lease_owner = $7, lease_until = now() + $8::interval
+		FROM candidates, enough, alert_events e, apps a
+		WHERE enough.ok AND o.id = candidates.id AND e.id = o.event_id AND a.id = o.app_id
+		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload, o.group_key`,
+		g.Notifier, g.Key, g.From.UTC(), g.To.UTC(), g.Claimed, g.Need, g.Owner, g.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim a group of outbox rows: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
+		var d Delivery
+		err := r.Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.GroupKey)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim a group of outbox rows: %w", err)
+	}
+	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	return ds, nil
 }
