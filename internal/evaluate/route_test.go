@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -36,5 +37,43 @@ func TestRoute(t *testing.T) {
 				t.Errorf("route (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestGrouped is which rows wait to be grouped with the same rule on other apps.
+func TestGrouped(t *testing.T) {
+	on := config.Grouping{MinApps: 3, Wait: 30 * time.Second}
+	notifiers := []string{"ops", "pd"}
+	tests := []struct {
+		name     string
+		grouping config.Grouping
+		ev       alert.Event
+		want     []string
+	}{
+		{"an auth_failed firing waits, but not for PagerDuty", on,
+			alert.Event{Alert: alert.Access, Type: alert.Firing, Level: alert.Level{Rule: alert.RuleAuthFailed}}, []string{"ops"}},
+		{"a poll_failing resolve waits", on,
+			alert.Event{Alert: alert.Data, Type: alert.Resolved, Level: alert.Level{Rule: alert.RulePollFailing}}, []string{"ops"}},
+		{"a stale escalation is sent as it is", on,
+			alert.Event{Alert: alert.Data, Type: alert.Escalated, Level: alert.Level{Rule: alert.RuleStale}}, nil},
+		{"a reminder is sent as it is", on,
+			alert.Event{Alert: alert.Access, Type: alert.Reminder, Level: alert.Level{Rule: alert.RuleAuthFailed}}, nil},
+		{"a money alert is each app's own", on,
+			alert.Event{Alert: alert.Money, Type: alert.Firing, Level: alert.Level{Rule: alert.RuleLowBalance}}, nil},
+		{"the end of a flap is sent as it is", on,
+			alert.Event{Alert: alert.Access, Type: alert.Firing, Level: alert.Level{Rule: alert.RuleAuthFailed}, Flap: &alert.FlapDetail{Ended: true}}, nil},
+		{"grouping off", config.Grouping{},
+			alert.Event{Alert: alert.Access, Type: alert.Firing, Level: alert.Level{Rule: alert.RuleAuthFailed}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &Evaluator{cfg: Config{Grouping: tt.grouping}, solo: map[string]bool{"pd": true}}
+			if d := cmp.Diff(tt.want, e.grouped(tt.ev, notifiers)); d != "" {
+				t.Errorf("grouped (-want +got):\n%s", d)
+			}
+		})
+	}
+	if k := groupKey(alert.Event{Alert: alert.Access, Type: alert.Firing, Level: alert.Level{Rule: alert.RuleAuthFailed}}); k != "alert.firing/access/auth_failed" {
+		t.Errorf("group key %q", k)
 	}
 }
