@@ -1,6 +1,7 @@
-// Package retention deletes data older than the configured retention, in small batches on a
-// schedule, so the database stops growing without long locks. What is kept is the store's
-// business (see store.Prune); this package only decides when and how far back.
+// Package retention removes data older than the configured retention on a schedule, so the
+// database stops growing without long locks: whole weekly partitions of snapshots, other rows
+// in small batches. It also makes the snapshot partitions of the weeks ahead. What is kept is
+// the store's business (see store.Prune); this package only decides when and how far back.
 package retention
 
 import (
@@ -46,20 +47,22 @@ func New(c Config) (*Pruner, error) {
 	return &Pruner{cfg: c}, nil
 }
 
-// PruneOnce deletes everything past retention as of the clock's now.
+// PruneOnce makes the snapshot partitions of the coming weeks (so that no poll waits for
+// one), then removes everything past retention as of the clock's now.
 func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
 	now := p.cfg.Clock()
+	// A failure here is not a reason to keep old data: the weeks ahead are made hours before
+	// they are needed, and a row without a partition still lands in the DEFAULT one.
+	ensureErr := p.cfg.Store.EnsureSnapshotPartitions(ctx, now)
 	// Slots only matter while replicas might still poll them: a day is plenty.
 	slots := now.Add(-min(p.cfg.Snapshots, 24*time.Hour))
 	c, err := p.cfg.Store.Prune(ctx, now.Add(-p.cfg.Snapshots), now.Add(-p.cfg.Events), slots, p.cfg.BatchSize)
-	if err != nil {
-		return c, err
-	}
 	if c != (store.PruneCounts{}) {
-		p.cfg.Logger.Info("deleted old rows", "snapshots", c.Snapshots, "rollups", c.Rollups, "failed_polls", c.Failures,
-			"poll_slots", c.Slots, "notifications", c.Notifications, "events", c.Events)
+		p.cfg.Logger.Info("deleted old rows", "snapshot_partitions", c.SnapshotPartitions, "snapshots", c.Snapshots,
+			"rollups", c.Rollups, "failed_polls", c.Failures, "poll_slots", c.Slots, "notifications", c.Notifications,
+			"events", c.Events)
 	}
-	return c, nil
+	return c, errors.Join(ensureErr, err)
 }
 
 // Run prunes now and then every Every until ctx ends.

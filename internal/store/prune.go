@@ -8,22 +8,23 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PruneCounts says how many rows one pruning pass deleted.
+// PruneCounts says what one pruning pass removed: rows, and whole weekly partitions of
+// snapshots.
 type PruneCounts struct {
+	SnapshotPartitions                                         int64
 	Snapshots, Rollups, Failures, Slots, Notifications, Events int64
 }
 
-// Prune deletes, in batches of at most batch rows per statement (short transactions, no long
-// locks), snapshots, failed polls, poll slots and finished outbox rows older than dataBefore,
-// poll slots older than slotsBefore, and events older than eventsBefore (their outbox rows go
-// with them). Pending outbox rows are
-// never deleted here: the delivery worker retires them.
+// Prune removes what is past retention. Snapshots go a weekly partition at a time: every
+// partition that lies wholly before dataBefore is dropped, so the partition that straddles
+// dataBefore keeps its older rows until all of it is past (at most a week more than
+// retention); their hourly roll-ups go with them. Failed polls and finished outbox rows older
+// than dataBefore, poll slots older than slotsBefore, and events older than eventsBefore
+// (their outbox rows go with them) are deleted in batches of at most batch rows per statement
+// (short transactions, no long locks), each statement over all apps at once. Pending outbox
+// rows are never deleted here: the delivery worker retires them.
 func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore, slotsBefore time.Time, batch int) (PruneCounts, error) {
 	var c PruneCounts
-	ids, err := s.appIDs(ctx)
-	if err != nil {
-		return c, err
-	}
 	loop := func(count *int64, q string, args ...any) error {
 		for {
 			tag, err := s.pool.Exec(ctx, q, args...)
@@ -36,28 +37,33 @@ func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore, slotsBefore
 			}
 		}
 	}
-	for _, id := range ids {
-		// Per app, so each batch walks the (app_id, polled_at) index instead of the table.
-		if err := loop(&c.Snapshots, `DELETE FROM balance_snapshots WHERE id IN (
-			SELECT id FROM balance_snapshots WHERE app_id = $1 AND polled_at < $2 ORDER BY polled_at LIMIT $3)`,
-			id, dataBefore.UTC(), batch); err != nil {
-			return c, fmt.Errorf("prune snapshots: %w", err)
-		}
-		if err := loop(&c.Failures, `DELETE FROM poll_failures WHERE id IN (
-			SELECT id FROM poll_failures WHERE app_id = $1 AND last_at < $2 ORDER BY last_at LIMIT $3)`,
-			id, dataBefore.UTC(), batch); err != nil {
-			return c, fmt.Errorf("prune failed polls: %w", err)
-		}
-		if err := loop(&c.Rollups, `DELETE FROM balance_rollups_1h WHERE (app_id, bucket) IN (
-			SELECT app_id, bucket FROM balance_rollups_1h WHERE app_id = $1 AND bucket < $2 ORDER BY bucket LIMIT $3)`,
-			id, dataBefore.UTC().Truncate(time.Hour).Add(-time.Hour), batch); err != nil {
-			return c, fmt.Errorf("prune roll-ups: %w", err)
-		}
-		if err := loop(&c.Slots, `DELETE FROM poll_slots WHERE (app_id, slot) IN (
-			SELECT app_id, slot FROM poll_slots WHERE app_id = $1 AND slot < $2 ORDER BY slot LIMIT $3)`,
-			id, slotsBefore.UTC(), batch); err != nil {
-			return c, fmt.Errorf("prune poll slots: %w", err)
-		}
+	snapshotsBefore := WeekStart(dataBefore)
+	var err error
+	if c.SnapshotPartitions, c.Snapshots, err = s.dropSnapshotPartitions(ctx, snapshotsBefore, batch); err != nil {
+		return c, fmt.Errorf("prune snapshots: %w", err)
+	}
+	// Each statement walks every app's (app_id, time) index from its start, so a batch costs
+	// one index probe per app plus the rows it deletes, never a scan of the table.
+	if err := loop(&c.Rollups, `DELETE FROM balance_rollups_1h WHERE (app_id, bucket) IN (
+		SELECT r.app_id, r.bucket FROM apps a CROSS JOIN LATERAL (
+			SELECT app_id, bucket FROM balance_rollups_1h WHERE app_id = a.id AND bucket < $1 ORDER BY bucket LIMIT $2) r
+		LIMIT $2)`,
+		snapshotsBefore, batch); err != nil {
+		return c, fmt.Errorf("prune roll-ups: %w", err)
+	}
+	if err := loop(&c.Failures, `DELETE FROM poll_failures WHERE id IN (
+		SELECT f.id FROM apps a CROSS JOIN LATERAL (
+			SELECT id FROM poll_failures WHERE app_id = a.id AND last_at < $1 ORDER BY last_at LIMIT $2) f
+		LIMIT $2)`,
+		dataBefore.UTC(), batch); err != nil {
+		return c, fmt.Errorf("prune failed polls: %w", err)
+	}
+	if err := loop(&c.Slots, `DELETE FROM poll_slots WHERE (app_id, slot) IN (
+		SELECT p.app_id, p.slot FROM apps a CROSS JOIN LATERAL (
+			SELECT app_id, slot FROM poll_slots WHERE app_id = a.id AND slot < $1 ORDER BY slot LIMIT $2) p
+		LIMIT $2)`,
+		slotsBefore.UTC(), batch); err != nil {
+		return c, fmt.Errorf("prune poll slots: %w", err)
 	}
 	if err := loop(&c.Notifications, `DELETE FROM outbox WHERE id IN (
 		SELECT id FROM outbox WHERE status <> 'pending' AND finished_at < $1 ORDER BY finished_at LIMIT $2)`,
@@ -72,23 +78,6 @@ func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore, slotsBefore
 		return c, fmt.Errorf("prune events: %w", err)
 	}
 	return c, nil
-}
-
-func (s *Store) appIDs(ctx context.Context) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM apps ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // RebuildRollups recomputes app's hourly roll-ups from its snapshots, for bulk loads that

@@ -166,7 +166,8 @@ func (s *Store) goose() (*goose.Provider, *sql.DB, error) {
 	return p, db, nil
 }
 
-// Migrate applies every pending migration. Two processes migrating at once take turns on
+// Migrate applies every pending migration and creates the snapshot partitions of the weeks
+// around now (see EnsureSnapshotPartitions). Two processes migrating at once take turns on
 // goose's session lock, so each migration runs once.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	p, db, err := s.goose()
@@ -181,6 +182,11 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	for _, r := range res {
 		applied = append(applied, r.Source.Path)
+	}
+	// Also when nothing was pending: a monitor that was stopped for weeks starts with this
+	// week's snapshot partition ready.
+	if err := s.EnsureSnapshotPartitions(ctx, time.Now()); err != nil {
+		return applied, fmt.Errorf("migrate: %w", err)
 	}
 	return applied, nil
 }
