@@ -1,0 +1,223 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/opsbalance/engagelab-monitor/internal/balance"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
+)
+
+func TestWeekStart(t *testing.T) {
+	berlin := time.FixedZone("CET", 3600)
+	monday := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"Monday 00:00 starts its week", monday, monday},
+		{"Sunday's last instant is the week before", monday.Add(-time.Nanosecond), monday.AddDate(0, 0, -7)},
+		{"Thursday", time.Date(2026, 11, 26, 13, 5, 0, 0, time.UTC), monday},
+		// 00:30 Monday in Berlin is 23:30 Sunday UTC: weeks are UTC weeks.
+		{"another zone", time.Date(2026, 11, 30, 0, 30, 0, 0, berlin), monday},
+	} {
+		if got := store.WeekStart(tc.at); !got.Equal(tc.want) || got.Location() != time.UTC {
+			t.Errorf("%s: WeekStart(%s) = %s, want %s", tc.name, tc.at, got, tc.want)
+		}
+	}
+}
+
+// partitionOf returns the table that holds app's snapshot at at.
+func partitionOf(t *testing.T, s *store.Store, appID int64, at time.Time) string {
+	t.Helper()
+	var name string
+	if err := s.Pool().QueryRow(context.Background(), `
+		SELECT tableoid::regclass::text FROM balance_snapshots WHERE app_id = $1 AND polled_at = $2`, appID, at).Scan(&name); err != nil {
+		t.Fatalf("snapshot at %s: %v", at, err)
+	}
+	return name
+}
+
+func snap(at time.Time, amount string) balance.Snapshot {
+	d := decimal.RequireFromString(amount)
+	return balance.Snapshot{PolledAt: at, Currency: "USD", Balance: d, GiftBalance: decimal.Zero, TotalBalance: d}
+}
+
+// A poll whose week has no partition yet (a clock far off, a monitor stopped for weeks) is
+// stored all the same, in the DEFAULT partition; making the partitions moves it into its
+// week's, even though the DEFAULT partition holds a row of that week (which would make a
+// plain CREATE TABLE ... PARTITION OF fail).
+func TestSnapshotWithoutItsPartitionIsKeptAndMoved(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Date(2031, 3, 5, 10, 0, 0, 0, time.UTC) // a Wednesday
+	past := time.Date(2019, 6, 1, 23, 59, 59, 0, time.UTC) // a Saturday
+	pgtest.Snapshot(t, s, ids["a"], snap(past, "0.0001"))
+	pgtest.Snapshot(t, s, ids["a"], snap(future, "-12.3400"))
+	pgtest.Snapshot(t, s, ids["b"], snap(future, "9999999999999999.9999"))
+	for _, at := range []time.Time{past, future} {
+		if got := partitionOf(t, s, ids["a"], at); got != "balance_snapshots_default" {
+			t.Errorf("snapshot at %s is in %s, want balance_snapshots_default", at, got)
+		}
+	}
+
+	if err := s.EnsureSnapshotPartitions(ctx, future); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		app  int64
+		at   time.Time
+		want string
+	}{
+		{ids["a"], past, "balance_snapshots_p20190527"},
+		{ids["a"], future, "balance_snapshots_p20310303"},
+		{ids["b"], future, "balance_snapshots_p20310303"},
+	} {
+		if got := partitionOf(t, s, c.app, c.at); got != c.want {
+			t.Errorf("snapshot at %s is in %s, want %s", c.at, got, c.want)
+		}
+	}
+	parts, err := s.SnapshotPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, p := range parts {
+		have[p.Name] = true
+		if p.To.Sub(p.From) != store.SnapshotPartitionSpan || !p.From.Equal(store.WeekStart(p.From)) {
+			t.Errorf("partition %s spans [%s, %s)", p.Name, p.From, p.To)
+		}
+	}
+	// The week before now's through two weeks after it.
+	for _, w := range []string{"p20310224", "p20310303", "p20310310", "p20310317"} {
+		if !have["balance_snapshots_"+w] {
+			t.Errorf("no partition balance_snapshots_%s among %v", w, parts)
+		}
+	}
+	// The amounts are those stored, to the last digit.
+	for app, want := range map[string]string{"a": "-12.3400", "b": "9999999999999999.9999"} {
+		pts, err := s.Snapshots(ctx, app, future, future.Add(time.Second), 10)
+		if err != nil || len(pts) != 1 || pts[0].TotalBalance.StringFixed(4) != want {
+			t.Errorf("%s reads back %v (%v), want one point of %s", app, pts, err, want)
+		}
+	}
+	// A later poll of that week goes straight to its partition; its latest snapshot is it.
+	later := future.Add(time.Minute)
+	pgtest.Snapshot(t, s, ids["a"], snap(later, "7.0000"))
+	if got := partitionOf(t, s, ids["a"], later); got != "balance_snapshots_p20310303" {
+		t.Errorf("a later snapshot went to %s", got)
+	}
+	st, err := s.AppStatuses(ctx)
+	if err != nil || st[0].Latest == nil || st[0].Latest.TotalBalance.StringFixed(4) != "7.0000" {
+		t.Errorf("latest of a = %+v (%v), want 7.0000", st, err)
+	}
+}
+
+// Replicas making the same partitions at the same moment take turns: no error, each
+// partition once, every row kept.
+func TestConcurrentPartitionMakingAgrees(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2032, 1, 14, 0, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		pgtest.Snapshot(t, s, ids["a"], snap(now.Add(time.Duration(i)*13*time.Hour), "1.0000"))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = s.EnsureSnapshotPartitions(ctx, now) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, inDefault int
+	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM balance_snapshots), (SELECT count(*) FROM balance_snapshots_default)`).
+		Scan(&rows, &inDefault); err != nil || rows != 20 || inDefault != 0 {
+		t.Errorf("%d rows, %d in DEFAULT (%v); want 20 and 0", rows, inDefault, err)
+	}
+}
+
+// Retention drops a week's partition only once all of it is past retention: the week that
+// straddles the cut-off keeps its older rows, and the hourly roll-ups go with their week.
+func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutoff := time.Date(2026, 10, 14, 12, 0, 0, 0, time.UTC) // a Wednesday; its week began 10-12
+	times := []time.Time{
+		time.Date(2026, 9, 30, 9, 0, 0, 0, time.UTC),    // two weeks before: dropped
+		time.Date(2026, 10, 11, 23, 59, 0, 0, time.UTC), // the Sunday before: dropped
+		time.Date(2026, 10, 12, 0, 0, 0, 0, time.UTC),   // the cut-off's week: kept, though older
+		time.Date(2026, 10, 14, 11, 0, 0, 0, time.UTC),  // kept, though older
+		time.Date(2026, 10, 20, 8, 0, 0, 0, time.UTC),   // kept
+	}
+	for _, app := range []string{"a", "b"} {
+		for _, at := range times {
+			pgtest.Snapshot(t, s, ids[app], snap(at, "5.5000"))
+		}
+	}
+	if err := s.EnsureSnapshotPartitions(ctx, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	// A row left in the DEFAULT partition (its week was never made) and past retention goes too.
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO balance_snapshots_default (app_id, polled_at, currency, balance, gift_balance, total_balance)
+		VALUES ($1, '2026-08-01T00:00:00Z', 'USD', 1, 0, 1)`, ids["a"]); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.Prune(ctx, cutoff, cutoff, cutoff, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.PruneCounts{SnapshotPartitions: 2, Snapshots: 1, Rollups: 4}
+	if got != want {
+		t.Errorf("pruned %+v, want %+v", got, want)
+	}
+	for _, app := range []string{"a", "b"} {
+		pts, err := s.Snapshots(ctx, app, time.Time{}, cutoff.AddDate(1, 0, 0), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []time.Time
+		for _, p := range pts {
+			kept = append(kept, p.T)
+		}
+		if len(kept) != 3 || !kept[0].Equal(times[2]) {
+			t.Errorf("%s kept %v, want the last three", app, kept)
+		}
+		bs, err := s.Buckets(ctx, app, time.Time{}, cutoff.AddDate(1, 0, 0), time.Hour, "total_balance")
+		if err != nil || len(bs) != 3 {
+			t.Errorf("%s: %d hourly buckets (%v), want the 3 of the kept snapshots", app, len(bs), err)
+		}
+	}
+	parts, err := s.SnapshotPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) == 0 || parts[0].Name != "balance_snapshots_p20261012" {
+		t.Errorf("oldest partition left is %v, want balance_snapshots_p20261012", parts)
+	}
+	if again, err := s.Prune(ctx, cutoff, cutoff, cutoff, 1); err != nil || again != (store.PruneCounts{}) {
+		t.Errorf("second pass pruned %+v (%v)", again, err)
+	}
+}
