@@ -83,6 +83,26 @@ FROM balance_snapshots_old ORDER BY app_id, polled_at;
 -- third of its old size. Built after the copy: a bulk build packs its pages.
 CREATE INDEX balance_snapshots_app_time ON balance_snapshots (app_id, polled_at);
 
+-- The service rebuilds the index of each week that is over with full pages, once (see
+-- store.PackSnapshotPartitions, whose mark this comment is). Those just built in bulk are
+-- packed already.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    ix regclass;
+BEGIN
+    FOR ix IN
+        SELECT x.indexrelid::regclass
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indrelid = c.oid
+        WHERE i.inhparent = 'balance_snapshots'::regclass AND c.relname ~ '^balance_snapshots_p[0-9]{8}$'
+          AND to_date(substr(c.relname, 20), 'YYYYMMDD') + 7 <= (now() AT TIME ZONE 'UTC')::date
+    LOOP
+        EXECUTE format('COMMENT ON INDEX %s IS %L', ix, 'packed: its week is over');
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
 DROP TABLE balance_snapshots_old;
 
 -- +goose Down

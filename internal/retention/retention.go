@@ -48,7 +48,8 @@ func New(c Config) (*Pruner, error) {
 }
 
 // PruneOnce makes the snapshot partitions of the coming weeks (so that no poll waits for
-// one), then removes everything past retention as of the clock's now.
+// one), removes everything past retention as of the clock's now, and packs the snapshot
+// index of weeks that are over (store.PackSnapshotPartitions).
 func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
 	now := p.cfg.Clock()
 	// A failure here is not a reason to keep old data: the weeks ahead are made hours before
@@ -62,7 +63,12 @@ func (p *Pruner) PruneOnce(ctx context.Context) (store.PruneCounts, error) {
 			"rollups", c.Rollups, "failed_polls", c.Failures, "poll_slots", c.Slots, "notifications", c.Notifications,
 			"events", c.Events)
 	}
-	return c, errors.Join(ensureErr, err)
+	// After the drops, so that no week is rebuilt only to be dropped.
+	packed, packErr := p.cfg.Store.PackSnapshotPartitions(ctx, now)
+	if packed > 0 {
+		p.cfg.Logger.Info("packed the snapshot index of past weeks", "partitions", packed)
+	}
+	return c, errors.Join(ensureErr, err, packErr)
 }
 
 // Run prunes now and then every Every until ctx ends.

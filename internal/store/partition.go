@@ -17,6 +17,10 @@ const SnapshotPartitionSpan = 7 * 24 * time.Hour
 // loop making them every hour, two weeks leave room for a monitor stopped for days.
 const partitionAhead = 2
 
+// partitionAdvisoryLock is the advisory lock that balance_snapshots_ensure_partition takes
+// (migration 00008).
+const partitionAdvisoryLock = "7734008"
+
 // partitionLockTimeout bounds the wait for the locks that creating or dropping a partition
 // takes: behind a long history query it gives up and the next pass tries again, rather than
 // queueing every poll behind itself.
@@ -36,6 +40,11 @@ func WeekStart(t time.Time) time.Time {
 func (s *Store) EnsureSnapshotPartitions(ctx context.Context, now time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+partitionLockTimeout+`'`); err != nil {
+			return err
+		}
+		// The function's own lock, taken before reading the DEFAULT partition: two callers that
+		// both read it and then both wanted it exclusively would deadlock.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+partitionAdvisoryLock+`)`); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `
@@ -119,3 +128,59 @@ func (s *Store) dropSnapshotPartitions(ctx context.Context, before time.Time, ba
 		}
 	}
 }
+
+// PackSnapshotPartitions rebuilds, once, the index of every weekly partition whose week ended
+// before now, with its pages full. While a week is written, each app's index entries grow
+// at their own place in the index, so pages split in halves and stay about 70 % full (40 B
+// of index per snapshot); a week that is over takes no more rows in the normal course, so
+// full pages (28 B per snapshot) cost nothing later. The rebuild does not block polls or
+// queries (REINDEX CONCURRENTLY); a rebuilt index is marked by its comment, so the next pass
+// leaves it alone, and the invalid copy a failed rebuild leaves behind is dropped. It returns
+// how many indexes it rebuilt.
+func (s *Store) PackSnapshotPartitions(ctx context.Context, now time.Time) (int, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.relname, ix.indexrelid::regclass::text, ix.indisvalid
+		FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_index ix ON ix.indrelid = c.oid
+		WHERE i.inhparent = 'balance_snapshots'::regclass AND c.relname ~ '^balance_snapshots_p[0-9]{8}$'
+		  AND obj_description(ix.indexrelid, 'pg_class') IS DISTINCT FROM '`+packedComment+`'
+		ORDER BY c.relname`)
+	if err != nil {
+		return 0, fmt.Errorf("list snapshot indexes: %w", err)
+	}
+	type index struct {
+		Table, Name string
+		Valid       bool
+	}
+	idx, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+	if err != nil {
+		return 0, fmt.Errorf("list snapshot indexes: %w", err)
+	}
+	packed := 0
+	for _, ix := range idx {
+		from, err := time.Parse("20060102", strings.TrimPrefix(ix.Table, "balance_snapshots_p"))
+		if err != nil || from.Add(SnapshotPartitionSpan).After(now) {
+			continue
+		}
+		// The index name comes from the catalog, quoted as needed (regclass::text).
+		steps := []string{`ALTER INDEX ` + ix.Name + ` SET (fillfactor = 100)`, `REINDEX INDEX CONCURRENTLY ` + ix.Name,
+			`COMMENT ON INDEX ` + ix.Name + ` IS '` + packedComment + `'`}
+		if !ix.Valid {
+			steps = []string{`DROP INDEX ` + ix.Name}
+		}
+		for _, q := range steps {
+			if _, err := s.pool.Exec(ctx, q); err != nil {
+				return packed, fmt.Errorf("pack snapshot index %s: %w", ix.Name, err)
+			}
+		}
+		if ix.Valid {
+			packed++
+		}
+	}
+	return packed, nil
+}
+
+// packedComment marks a snapshot partition's index that PackSnapshotPartitions rebuilt (or
+// that migration 00008 built in bulk, which writes the same words).
+const packedComment = "packed: its week is over"

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +220,59 @@ func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
 	}
 	if again, err := s.Prune(ctx, cutoff, cutoff, cutoff, 1); err != nil || again != (store.PruneCounts{}) {
 		t.Errorf("second pass pruned %+v (%v)", again, err)
+	}
+}
+
+// A week that is over gets its index rebuilt with full pages, once; the week being written
+// keeps its own. Every row stays.
+func TestPackRebuildsTheIndexOfWeeksThatAreOver(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	names := make([]string, 60)
+	for i := range names {
+		names[i] = fmt.Sprintf("app%03d", i)
+	}
+	if _, err := s.EnsureApps(ctx, names); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC) // a Wednesday
+	if err := s.EnsureSnapshotPartitions(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	// Every app once a minute from Saturday to Monday, minute by minute as the poller
+	// writes, so that the index pages split as in production.
+	if _, err := s.Pool().Exec(ctx, `
+		INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
+		SELECT a.id, '2026-06-06T00:00:00Z'::timestamptz + m * interval '1 minute', 'USD', 1000 - m * 0.0001, 0, 1000 - m * 0.0001
+		FROM generate_series(0, 3*1440 - 1) m CROSS JOIN apps a ORDER BY m, a.id`); err != nil {
+		t.Fatal(err)
+	}
+	size := func(table string) (pages int64) {
+		t.Helper()
+		if err := s.Pool().QueryRow(ctx, `
+			SELECT pg_relation_size(indexrelid) / 8192 FROM pg_index WHERE indrelid = $1::regclass`, table).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		return pages
+	}
+	pastBefore, currentBefore := size("balance_snapshots_p20260601"), size("balance_snapshots_p20260608")
+
+	n, err := s.PackSnapshotPartitions(ctx, now)
+	if err != nil || n != 1 {
+		t.Fatalf("packed %d indexes (%v), want 1: the week of June 1 only", n, err)
+	}
+	// About 290 entries of 28 B fill a page: 60 apps × 2 days × 1440 are 172,800 entries.
+	if past := size("balance_snapshots_p20260601"); past >= pastBefore || past > 172800/290*102/100 {
+		t.Errorf("index of the past week: %d pages, before %d; want fewer, about %d", past, pastBefore, 172800/290)
+	}
+	if cur := size("balance_snapshots_p20260608"); cur != currentBefore {
+		t.Errorf("index of the current week went from %d to %d pages; want it left alone", currentBefore, cur)
+	}
+	if again, err := s.PackSnapshotPartitions(ctx, now); err != nil || again != 0 {
+		t.Errorf("second pass packed %d (%v), want 0", again, err)
+	}
+	pts, err := s.Snapshots(ctx, "app042", time.Date(2026, 6, 6, 0, 0, 0, 0, time.UTC), now, 10000)
+	if err != nil || len(pts) != 3*1440 || pts[1439].Balance.StringFixed(4) != "999.8561" {
+		t.Errorf("app042 reads back %d points (%v), want %d", len(pts), err, 3*1440)
 	}
 }
