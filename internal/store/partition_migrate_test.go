@@ -142,6 +142,15 @@ func TestPartitioningMigrationKeepsEverySnapshot(t *testing.T) {
 	if err != nil || len(pts) != 1 || pts[0].TotalBalance.StringFixed(4) != "42.4200" {
 		t.Errorf("snapshot stored after the migration reads back as %v (%v)", pts, err)
 	}
+
+	// Going back to the plain table keeps every row too.
+	want = snapshotText(t, st)
+	if _, err := p.DownTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, snapshotText(t, st)); diff != "" {
+		t.Errorf("snapshots after migrating down (-before +after):\n%s", diff)
+	}
 }
 
 // snapshotText is every stored snapshot as Postgres prints it, in a fixed order.
