@@ -80,12 +80,8 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 		b := &pgx.Batch{}
 		b.Queue(`
 			SELECT s.consecutive_failures, s.last_success_at, s.silenced_until, s.silence_reason, s.last_polled_at,
-				sn.polled_at, sn.currency, sn.balance, sn.gift_balance, sn.total_balance
+				s.latest_polled_at, s.latest_currency, s.latest_balance, s.latest_gift_balance, s.latest_total_balance
 			FROM app_state s
-			LEFT JOIN LATERAL (
-				SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
-				WHERE app_id = s.app_id ORDER BY polled_at DESC LIMIT 1
-			) sn ON true
 			WHERE s.app_id = $1 FOR UPDATE OF s`, appID).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
 				&polledAt, &currency, &bal, &gift, &total)

@@ -109,7 +109,7 @@ func (s *Store) AllLedgerSums(ctx context.Context, now time.Time) ([]LedgerSums,
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.name, f.first_at,
 			coalesce(l.s1, 0), coalesce(l.s24, 0), coalesce(l.s7, 0),
-			sn.balance, sn.total_balance
+			sn.latest_balance, sn.latest_total_balance
 		FROM apps a
 		LEFT JOIN LATERAL (
 			SELECT first_at FROM spend_ledger_1h WHERE app_id = a.id ORDER BY bucket LIMIT 1
@@ -118,9 +118,7 @@ func (s *Store) AllLedgerSums(ctx context.Context, now time.Time) ([]LedgerSums,
 			SELECT sum(spent) FILTER (WHERE bucket >= $1) AS s1, sum(spent) FILTER (WHERE bucket >= $2) AS s24, sum(spent) AS s7
 			FROM spend_ledger_1h WHERE app_id = a.id AND bucket >= $3 AND bucket <= $4
 		) l ON true
-		LEFT JOIN LATERAL (
-			SELECT balance, total_balance FROM balance_snapshots WHERE app_id = a.id ORDER BY polled_at DESC LIMIT 1
-		) sn ON true
+		LEFT JOIN app_state sn ON sn.app_id = a.id
 		ORDER BY a.name`,
 		h.Add(-time.Hour), now.UTC().Add(-24*time.Hour).Truncate(time.Hour), now.UTC().Add(-7*24*time.Hour).Truncate(time.Hour), now.UTC())
 	if err != nil {

@@ -106,6 +106,7 @@ func TestPartitioningMigrationKeepsEverySnapshot(t *testing.T) {
 		t.Fatalf("%d rows stored at version 7, want %d (and several hundred)", len(want), n)
 	}
 	before := storeAnswers(t, st, ids)
+	beforeEnds := firstAndLatest(t, st)
 
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -118,6 +119,9 @@ func TestPartitioningMigrationKeepsEverySnapshot(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, storeAnswers(t, st, ids)); diff != "" {
 		t.Errorf("answers after the migration (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(beforeEnds, firstAndLatestNow(t, st, ids)); diff != "" {
+		t.Errorf("first and latest snapshots after the migration (-before +after):\n%s", diff)
 	}
 	var kind string
 	var idColumn, misplaced, inDefault int
@@ -178,13 +182,12 @@ func snapshotText(t *testing.T, st *store.Store) []string {
 	return out
 }
 
-// storeAnswers asks the store every history, ledger and spend question the API and metrics
-// ask, and returns the answers as text.
+// storeAnswers asks the store the history and ledger questions the API asks, and returns the
+// answers as text.
 func storeAnswers(t *testing.T, st *store.Store, ids map[string]int64) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	from, to := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	out := map[string]string{}
 	ask := func(key string, v any, err error) {
 		t.Helper()
@@ -193,7 +196,7 @@ func storeAnswers(t *testing.T, st *store.Store, ids map[string]int64) map[strin
 		}
 		out[key] = fmt.Sprintf("%+v", v)
 	}
-	for name, id := range ids {
+	for name := range ids {
 		pts, err := st.Snapshots(ctx, name, from, to, 10000)
 		ask(name+" snapshots", pts, err)
 		b, err := st.Buckets(ctx, name, from.Add(90*time.Minute), to, 24*time.Hour, "total_balance")
@@ -202,18 +205,62 @@ func storeAnswers(t *testing.T, st *store.Store, ids map[string]int64) map[strin
 		ask(name+" buckets raw 7h", b, err)
 		l, err := st.LedgerPoints(ctx, name, from, to, 24*time.Hour)
 		ask(name+" ledger 1d", l, err)
-		in, err := st.SpendInputs(ctx, id, now, 72*time.Hour, now.Truncate(24*time.Hour))
-		ask(name+" spend inputs", in, err)
+	}
+	return out
+}
+
+// firstAndLatest is each app's first snapshot time and latest snapshot, as the old schema's
+// queries found them.
+func firstAndLatest(t *testing.T, st *store.Store) map[string]string {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(), `
+		SELECT a.name,
+		       (SELECT min(polled_at) FROM balance_snapshots WHERE app_id = a.id)::text || ' ' || l.polled_at::text || ' ' ||
+		       l.currency || ' ' || l.balance::text || ' ' || l.gift_balance::text || ' ' || l.total_balance::text
+		FROM apps a CROSS JOIN LATERAL (
+			SELECT * FROM balance_snapshots WHERE app_id = a.id ORDER BY polled_at DESC LIMIT 1) l`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, v string
+		if err := rows.Scan(&name, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// firstAndLatestNow is firstAndLatest as the store answers it now: the first snapshot time
+// from the spend inputs, the latest snapshot from the app statuses and the ledger sums.
+func firstAndLatestNow(t *testing.T, st *store.Store, ids map[string]int64) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	statuses, err := st.AppStatuses(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	sums, err := st.AllLedgerSums(ctx, now)
-	ask("ledger sums", sums, err)
-	statuses, err := st.AppStatuses(ctx)
-	ask("statuses", len(statuses), err)
-	for _, a := range statuses {
-		if a.Latest == nil {
-			t.Fatalf("%s has no latest snapshot", a.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i, a := range statuses {
+		in, err := st.SpendInputs(ctx, ids[a.Name], now, 72*time.Hour, now.Truncate(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
 		}
-		out[a.Name+" latest"] = fmt.Sprintf("%+v", *a.Latest)
+		l := a.Latest
+		if l == nil || sums[i].Name != a.Name || !sums[i].TotalBalance.Equal(l.TotalBalance) || !sums[i].Balance.Equal(l.Balance) {
+			t.Fatalf("%s: latest %+v, ledger sums %+v", a.Name, l, sums[i])
+		}
+		ts := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999") + "+00" }
+		out[a.Name] = ts(in.FirstAt) + " " + ts(l.PolledAt) + " " + l.Currency + " " + l.Balance.StringFixed(4) + " " +
+			l.GiftBalance.StringFixed(4) + " " + l.TotalBalance.StringFixed(4)
 	}
 	return out
 }

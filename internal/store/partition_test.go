@@ -160,7 +160,7 @@ func TestConcurrentPartitionMakingAgrees(t *testing.T) {
 func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
 	s := pgtest.New(t)
 	ctx := context.Background()
-	ids, err := s.EnsureApps(ctx, []string{"a", "b"})
+	ids, err := s.EnsureApps(ctx, []string{"a", "b", "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +177,7 @@ func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
 			pgtest.Snapshot(t, s, ids[app], snap(at, "5.5000"))
 		}
 	}
+	pgtest.Snapshot(t, s, ids["c"], snap(times[0], "3.0000")) // c's only snapshot goes
 	if err := s.EnsureSnapshotPartitions(ctx, cutoff); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.PruneCounts{SnapshotPartitions: 2, Snapshots: 1, Rollups: 4}
+	want := store.PruneCounts{SnapshotPartitions: 2, Snapshots: 1, Rollups: 5}
 	if got != want {
 		t.Errorf("pruned %+v, want %+v", got, want)
 	}
@@ -210,6 +211,16 @@ func TestPruneDropsOnlyWholeWeeks(t *testing.T) {
 		if err != nil || len(bs) != 3 {
 			t.Errorf("%s: %d hourly buckets (%v), want the 3 of the kept snapshots", app, len(bs), err)
 		}
+	}
+	// The first and latest snapshot each app's state notes follow: c has none left, a's
+	// history begins with the week kept.
+	statuses, err := s.AppStatuses(ctx)
+	if err != nil || len(statuses) != 3 || statuses[2].Latest != nil || statuses[0].Latest == nil || !statuses[0].Latest.PolledAt.Equal(times[4]) {
+		t.Errorf("statuses after pruning %+v (%v); want a's latest at %s and none for c", statuses, err, times[4])
+	}
+	in, err := s.SpendInputs(ctx, ids["a"], cutoff, time.Hour, cutoff.Truncate(24*time.Hour))
+	if err != nil || !in.FirstAt.Equal(times[2]) {
+		t.Errorf("a's first snapshot is at %s (%v), want %s", in.FirstAt, err, times[2])
 	}
 	parts, err := s.SnapshotPartitions(ctx)
 	if err != nil {

@@ -41,13 +41,9 @@ func (s *Store) AppStatuses(ctx context.Context) ([]AppStatus, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.name, st.consecutive_failures, st.last_success_at, st.last_polled_at, st.last_failure,
 			st.silenced_until, st.silence_reason,
-			sn.polled_at, sn.currency, sn.balance, sn.gift_balance, sn.total_balance
+			st.latest_polled_at, st.latest_currency, st.latest_balance, st.latest_gift_balance, st.latest_total_balance
 		FROM apps a
 		JOIN app_state st ON st.app_id = a.id
-		LEFT JOIN LATERAL (
-			SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
-			WHERE app_id = a.id ORDER BY polled_at DESC LIMIT 1
-		) sn ON true
 		ORDER BY a.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)

@@ -76,7 +76,7 @@ func spendInputs(ctx context.Context, qr querier, appID int64, now time.Time, wi
 func queueSpendInputs(b *pgx.Batch, q SpendQuery) {
 	now := q.Now
 	since := spend.RecentSince(now, q.Window).UTC()
-	b.Queue(`SELECT polled_at FROM balance_snapshots WHERE app_id = $1 ORDER BY polled_at LIMIT 1`, q.AppID)
+	b.Queue(`SELECT first_polled_at FROM app_state WHERE app_id = $1`, q.AppID)
 	b.Queue(`SELECT bucket, spent FROM spend_ledger_1h WHERE app_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket`,
 		q.AppID, spend.HoursSince(now, q.Window).UTC(), now.UTC())
 	b.Queue(`
