@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
+	"github.com/opsbalance/engagelab-monitor/internal/spend"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -285,5 +286,45 @@ func TestPackRebuildsTheIndexOfWeeksThatAreOver(t *testing.T) {
 	pts, err := s.Snapshots(ctx, "app042", time.Date(2026, 6, 6, 0, 0, 0, 0, time.UTC), now, 10000)
 	if err != nil || len(pts) != 3*1440 || pts[1439].Balance.StringFixed(4) != "999.8561" {
 		t.Errorf("app042 reads back %d points (%v), want %d", len(pts), err, 3*1440)
+	}
+}
+
+// The snapshot just before the spend window is found however long ago it was: in the week
+// before the window by the first query, further back by a second one.
+func TestSpendInputsFindTheSnapshotBeforeTheWindow(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"gap", "steady"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	window := 24 * time.Hour
+	opening := map[string]time.Time{"gap": now.AddDate(0, 0, -30), "steady": now.Add(-window - 2*time.Hour)}
+	for app, at := range opening {
+		pgtest.Snapshot(t, s, ids[app], snap(at, "100.0000"))
+		pgtest.Snapshot(t, s, ids[app], snap(now.Add(-2*time.Hour), "90.0000"))
+	}
+	if err := s.EnsureSnapshotPartitions(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	many, err := s.SpendInputsMany(ctx, []store.SpendQuery{
+		{AppID: ids["gap"], Now: now, Window: window, Day: now.Truncate(24 * time.Hour)},
+		{AppID: ids["steady"], Now: now, Window: window, Day: now.Truncate(24 * time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, app := range []string{"gap", "steady"} {
+		one, err := s.SpendInputs(ctx, ids[app], now, window, now.Truncate(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range []spend.Inputs{one, many[i]} {
+			if len(in.Recent) != 2 || !in.Recent[0].PolledAt.Equal(opening[app]) || in.Recent[0].TotalBalance.StringFixed(4) != "100.0000" ||
+				in.Recent[1].TotalBalance.StringFixed(4) != "90.0000" {
+				t.Errorf("%s: recent snapshots %+v; want the one at %s, then 90.0000", app, in.Recent, opening[app])
+			}
+		}
 	}
 }
