@@ -452,7 +452,7 @@ func (r *run) serve(ctx context.Context) error {
 	idle := (cpu1 - cpu0).Seconds() / r.o.Idle.Seconds()
 	note := fmt.Sprintf("/proc/<pid>/stat over %s, no poll due", r.o.Idle)
 	if r.postmaster != 0 {
-		note += fmt.Sprintf("; Postgres %.4f cores meanwhile", (r.pgCPU() - pg0).Seconds()/r.o.Idle.Seconds())
+		note += fmt.Sprintf("; Postgres %.4f cores meanwhile", (r.pgCPU()-pg0).Seconds()/r.o.Idle.Seconds())
 	}
 	r.add(Figure{Name: fmt.Sprintf("monitor CPU at %s apps with nothing due", thousands(n)), Value: idle, Unit: "cores",
 		CeilingWhat: "0 (nothing to do)", Goal: 0.02, GoalText: "≤ 0.02 cores", Note: note})

@@ -104,7 +104,9 @@ func bareLoop(ctx context.Context, base string, n, conc int) error {
 				req.SetBasicAuth(devKey(i), devSecret(i))
 				res, err := hc.Do(req)
 				if err == nil {
-					var body struct{ TotalBalance string `json:"total_balance"` }
+					var body struct {
+						TotalBalance string `json:"total_balance"`
+					}
 					err = json.NewDecoder(res.Body).Decode(&body)
 					res.Body.Close()
 					if err == nil && res.StatusCode != http.StatusOK {
