@@ -198,9 +198,31 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for _, app := range s.apps {
 		s.schedule(app)
 	}
-	for _, app := range s.apps {
-		s.startup(app)
+	// Every app's start-up poll, at most 256 waiting at a time (their claims go in one
+	// statement): a goroutine for each of 10,000 apps would hold more memory in stacks than
+	// the rest of the service together.
+	type due struct {
+		name     string
+		interval time.Duration
 	}
+	all := make([]due, len(s.apps))
+	for i, a := range s.apps {
+		all[i] = due{a.Name, a.Interval}
+	}
+	s.startups.Go(func() {
+		starting := make(chan struct{}, 256)
+		for _, a := range all {
+			select {
+			case starting <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			s.startups.Go(func() {
+				defer func() { <-starting }()
+				s.pollNow(jobCtx, ctx, a.name, a.interval)
+			})
+		}
+	})
 	s.mu.Unlock()
 	c.Start()
 
@@ -228,7 +250,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // schedule adds app's cron entry. s.mu is held and Run has created s.cron.
 func (s *Scheduler) schedule(app config.App) {
 	jobCtx, ctx := s.jobCtx, s.stop
-	sched := Aligned(app.Cron, app.Name)
+	// The job keeps the name and interval, not the whole config.App: 10,000 closures.
+	name, interval := app.Name, app.Interval
+	sched := Aligned(app.Cron, name)
 	// Jitter spreads apps that share a cron spec, but never so far that a short interval would
 	// run into its next slot: at most a tenth of the interval. "@every" apps are spread by
 	// their offset already.
@@ -236,22 +260,27 @@ func (s *Scheduler) schedule(app config.App) {
 	if _, ok := sched.(alignedEvery); ok {
 		jitter = 0
 	}
-	s.entries[app.Name] = s.cron.Schedule(sched, cron.FuncJob(func() {
-		slot := slotAt(sched, s.cfg.Clock(), app.Interval)
-		s.poll(jobCtx, ctx, app.Name, slot, jitter)
+	s.entries[name] = s.cron.Schedule(sched, cron.FuncJob(func() {
+		slot := slotAt(sched, s.cfg.Clock(), interval)
+		s.poll(jobCtx, ctx, name, slot, jitter)
 	}))
 }
 
-// startup polls app now, outside cron: at start-up every app at once (bounded by the
-// semaphore), not staggered over minutes, and an app added by a reload at once too. The slot
-// is the current minute (or interval, if shorter): replicas starting together poll once, and
-// a restart polls again unless a poll happened moments ago. s.mu is held and Run is running.
+// startup polls an app added by a reload now, outside cron, as Run polls every app at
+// start-up. s.mu is held and Run is running.
 func (s *Scheduler) startup(app config.App) {
 	jobCtx, ctx := s.jobCtx, s.stop
-	s.startups.Go(func() {
-		slot := s.cfg.Clock().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
-		s.poll(jobCtx, ctx, app.Name, slot, 0)
-	})
+	name, interval := app.Name, app.Interval
+	s.startups.Go(func() { s.pollNow(jobCtx, ctx, name, interval) })
+}
+
+// pollNow polls app now, outside cron: at start-up every app at once (bounded by the
+// semaphore), not staggered over minutes. The slot is the current minute (or interval, if
+// shorter): replicas starting together poll once, and a restart polls again unless a poll
+// happened moments ago.
+func (s *Scheduler) pollNow(jobCtx, stop context.Context, app string, interval time.Duration) {
+	slot := s.cfg.Clock().UTC().Truncate(min(max(interval, time.Second), time.Minute))
+	s.poll(jobCtx, stop, app, slot, 0)
 }
 
 // tick runs the timer evaluation of every app; a panic in it is logged, not fatal.
