@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	conc := fs.Int("concurrency", 16, "engagelab.max_concurrency")
 	idle := fs.Duration("idle", time.Minute, "how long to watch the idle service")
 	out := fs.String("out", "BENCHMARKS.md", "where to write the report")
+	only := fs.String("only", "", "run only these phases, comma-separated: poll, roundtrips, ingest, history, serve (default all)")
 	fakeApps := fs.Int("fake", 0, "serve the fake upstream for this many apps instead (the benchmark starts itself so)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -41,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	var phases []string
+	if *only != "" {
+		phases = strings.Split(*only, ",")
 	}
 	db := os.Getenv("DATABASE_URL")
 	if db == "" {
@@ -59,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := bench.Run(ctx, bench.Options{
 		Monitor: *monitor, DatabaseURL: db, Apps: *apps, Concurrency: *conc, Idle: *idle,
-		FakeCmd: []string{self, "-fake", strconv.Itoa(*apps)}, Dir: dir, Logger: log,
+		FakeCmd: []string{self, "-fake", strconv.Itoa(*apps)}, Dir: dir, Logger: log, Only: phases,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v (configs and logs kept in %s)\n", err, dir)

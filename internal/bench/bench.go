@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ type Options struct {
 	Concurrency int           // engagelab.max_concurrency; default 16
 	Idle        time.Duration // the idle window; default 60s
 	FakeCmd     []string      // how to start the fake upstream's process (cmd/bench -fake N)
+	Only        []string      // run only these phases (poll, roundtrips, ingest, history, serve); default all
 	Dir         string        // scratch directory for configs and logs
 	Logger      *slog.Logger
 }
@@ -93,16 +95,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		f    func(context.Context) error
 	}{
 		{"poll", r.poll},
-		{"round trips", r.roundTrips},
+		{"roundtrips", r.roundTrips},
 		{"ingest", r.ingest},
-		{"history and storage", r.history},
+		{"history", r.history},
 		{"serve", r.serve},
 	} {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, phase.name) {
+			continue
+		}
 		r.log.Info("bench: phase", "phase", phase.name)
 		if err := phase.f(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", phase.name, err)
 		}
 	}
+	r.machine.LoadEnd = loadAvg()
 	return &Report{Machine: r.machine, Apps: o.Apps, Concurrency: o.Concurrency, Idle: o.Idle, Figures: r.figures, Notes: r.notes}, nil
 }
 

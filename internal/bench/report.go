@@ -102,12 +102,14 @@ func (rep *Report) Markdown() string {
 	b.WriteString("each beside a ceiling measured in the same run, the least any implementation could do.\n")
 	b.WriteString("Rerun `make bench` to refresh this file; nothing here is a test and nothing fails on a stopwatch.\n\n")
 	b.WriteString("## Machine\n\n")
-	fmt.Fprintf(&b, "| | |\n|---|---|\n| date | %s |\n| CPU | %s |\n| cores | %d |\n| memory | %.1f GiB |\n| Go | %s |\n| PostgreSQL | %s |\n| kernel | %s |\n\n",
-		m.Date.Format(time.RFC3339), m.CPU, m.Cores, m.MemoryGB, m.Go, m.Postgres, m.Kernel)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n| date | %s |\n| CPU | %s |\n| cores | %d |\n| memory | %.1f GiB |\n| Go | %s |\n| PostgreSQL | %s |\n| kernel | %s |\n| load average (1 min) at start, end | %s, %s |\n\n",
+		m.Date.Format(time.RFC3339), m.CPU, m.Cores, m.MemoryGB, m.Go, m.Postgres, m.Kernel, m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(&b, "%s apps, `engagelab.max_concurrency` %d, the fake EngageLab (`internal/engagelab/fake`) in a process of\n", thousands(rep.Apps), rep.Concurrency)
 	b.WriteString("its own on loopback, the monitor as the real binary (`bin/monitor`) where a process figure is\n")
 	b.WriteString("asked, Postgres as `make bench` starts it (`scripts/with-postgres.sh`: a throwaway local cluster\n")
-	b.WriteString("with `fsync=off`, so writes cost less than on a durable server).\n\n")
+	b.WriteString("with `fsync=off`, so writes cost less than on a durable server). A load average above the core\n")
+	b.WriteString("count means other work shared the machine during the run: wall times are then pessimistic, and\n")
+	b.WriteString("CPU times less so (they count only the measured processes).\n\n")
 	b.WriteString("## Figures\n\n")
 	b.WriteString(rep.Table())
 	for _, n := range rep.Notes {
