@@ -135,14 +135,14 @@ func (s *Scheduler) SetApps(apps []config.App, p *Poller, t Timers) {
 // spread evenly over the minute instead of all polled at its first second.
 func Aligned(s cron.Schedule, app string) cron.Schedule {
 	if c, ok := s.(cron.ConstantDelaySchedule); ok {
-		return alignedEvery{d: c.Delay, off: Offset(app, c.Delay)}
+		return alignedEvery{d: c.Delay, off: offset(app, c.Delay)}
 	}
 	return s
 }
 
-// Offset is app's place within every interval d, in whole milliseconds: FNV-1a of the name, so
+// offset is app's place within every interval d, in whole milliseconds: FNV-1a of the name, so
 // it is the same in every replica and every release, and uniform over [0, d).
-func Offset(app string, d time.Duration) time.Duration {
+func offset(app string, d time.Duration) time.Duration {
 	if d < 2*time.Millisecond {
 		return 0
 	}

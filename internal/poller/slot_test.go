@@ -64,8 +64,8 @@ func TestEveryOffsetIsFixedByTheAppName(t *testing.T) {
 		{"app0", time.Hour, 2*time.Minute + 27572*time.Millisecond},
 		{"app0", time.Millisecond, 0},
 	} {
-		if got := Offset(tt.app, tt.every); got != tt.want {
-			t.Errorf("Offset(%s, %s) = %s, want %s", tt.app, tt.every, got, tt.want)
+		if got := offset(tt.app, tt.every); got != tt.want {
+			t.Errorf("offset(%s, %s) = %s, want %s", tt.app, tt.every, got, tt.want)
 		}
 	}
 }
