@@ -133,7 +133,9 @@ func (rep *Report) Markdown() string {
   over its rows, after the history load.
 - Start-up, idle, RSS: the real ` + "`monitor serve`" + ` with every app on a yearly schedule (nothing due
   after the start-up poll); start-up is exec until every app has a stored snapshot; idle is the
-  process's CPU over the window; peak RSS is its VmHWM.
+  process's CPU over the window; peak RSS is its VmHWM. The RSS of ` + "`poll-once`" + ` and of
+  ` + "`monitor version`" + ` is getrusage's ru_maxrss, which on Linux starts from the parent's
+  high-water mark at exec: the benchmark takes them before its own in-process phases grow it.
 - Connections: the fake counts the TCP connections it accepts.
 `)
 	return b.String()
