@@ -26,7 +26,7 @@ type Config struct {
 	Store     *store.Store
 	Apps      []config.App
 	Notifiers []config.Notifier
-	Grouping  config.Grouping // grouped outages; off when MinApps is 0
+	Grouping  config.Grouping  // grouped outages; off when MinApps is 0
 	AppIDs    map[string]int64 // from store.EnsureApps
 	Clock     func() time.Time // default time.Now
 	StartedAt time.Time        // process start, for staleness; default Clock()
