@@ -7,7 +7,7 @@ PG          := ./scripts/with-postgres.sh
 VENDOR      := internal/httpapi/static/vendor/uplot
 UPLOT_FILES := dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 
-.PHONY: build test vet staticcheck gotest fuzz assets assets-check deploy-check demo bench clean
+.PHONY: build test vet staticcheck gotest fuzz assets assets-check deploy-check demo bench bench-go clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/monitor ./cmd/monitor
@@ -65,8 +65,15 @@ demo:
 	@echo "demo: starting a throwaway PostgreSQL…"
 	@$(PG) ./scripts/demo.sh
 
-## bench: benchmarks with their figures (history queries on a year of snapshots, ...)
-bench:
+## bench: the figures at 10,000 apps (polling, CPU, round trips, ingest, history, storage, idle
+## cost, peak RSS, start-up, upstream connections), each beside a ceiling measured in the same
+## run, printed and written to BENCHMARKS.md with the machine (cmd/bench; about 5 minutes)
+bench: build
+	$(GO) build -o bin/bench ./cmd/bench
+	$(PG) bin/bench -monitor bin/monitor -out BENCHMARKS.md
+
+## bench-go: the Go benchmarks (history on a year of snapshots, spend at 10,000 apps)
+bench-go:
 	$(PG) $(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./...
 
 clean:

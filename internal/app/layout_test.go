@@ -26,6 +26,8 @@ var floors = map[string]int{
 	"watch": 3,
 	// The assembled service.
 	"app": 4,
+	// The benchmark that runs the assembled service (cmd/bench, make bench).
+	"bench": 4,
 }
 
 const module = "github.com/opsbalance/engagelab-monitor/internal/"

@@ -184,8 +184,8 @@ func (a *App) PollOnce(ctx context.Context, deliverTimeout time.Duration) ([]pol
 	sem := make(chan struct{}, a.Config.EngageLab.MaxConcurrency)
 	var wg sync.WaitGroup
 	for i, app := range a.apps {
+		sem <- struct{}{} // before the goroutine: 10,000 waiting goroutines cost more memory than the polls
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			results[i] = a.Poller.Poll(ctx, app.Name)
 		})

@@ -39,7 +39,7 @@ type Config struct {
 // serialised by the store's row lock, across processes too.
 type Evaluator struct {
 	cfg    Config
-	apps   map[string]config.App
+	apps   map[string]*config.App // into cfg.Apps: a copy per app would be 10,000 copies
 	minSev map[string]alert.Severity
 	events map[string][]string // notifier -> the non-alert events it opted in to
 	solo   map[string]bool     // notifiers whose messages are never grouped
@@ -64,12 +64,12 @@ func New(c Config) (*Evaluator, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Evaluator{cfg: c, apps: map[string]config.App{}, minSev: map[string]alert.Severity{}, events: map[string][]string{}, solo: map[string]bool{}}
-	for _, a := range c.Apps {
+	e := &Evaluator{cfg: c, apps: make(map[string]*config.App, len(c.Apps)), minSev: map[string]alert.Severity{}, events: map[string][]string{}, solo: map[string]bool{}}
+	for i, a := range c.Apps {
 		if _, ok := c.AppIDs[a.Name]; !ok {
 			return nil, fmt.Errorf("evaluate: app %s is not registered in the store", a.Name)
 		}
-		e.apps[a.Name] = a
+		e.apps[a.Name] = &c.Apps[i]
 	}
 	for _, n := range c.Notifiers {
 		e.minSev[n.Name] = minSeverity(n)
@@ -108,7 +108,7 @@ func (e *Evaluator) Observe(ctx context.Context, app string, snap *balance.Snaps
 	default:
 		return nil, fmt.Errorf("observe %s: neither a snapshot nor a failure", app)
 	}
-	return e.apply(ctx, a, obs, nil)
+	return e.apply(ctx, *a, obs, nil)
 }
 
 // Tick evaluates app without a poll: reminders, staleness and the end of a silence or a flap.
@@ -117,17 +117,18 @@ func (e *Evaluator) Tick(ctx context.Context, app string) ([]store.EventRecord, 
 	if !ok {
 		return nil, fmt.Errorf("tick %s: %w", app, store.ErrNotFound)
 	}
-	return e.apply(ctx, a, nil, nil)
+	return e.apply(ctx, *a, nil, nil)
 }
 
 // TickAll ticks every app a tick could change now (one query finds them), joining errors.
 // The rest, usually nearly all, are not touched.
 func (e *Evaluator) TickAll(ctx context.Context) error {
 	rules := make([]store.TickRule, 0, len(e.cfg.Apps))
-	byID := make(map[int64]config.App, len(e.cfg.Apps))
-	for _, a := range e.cfg.Apps {
+	byID := make(map[int64]*config.App, len(e.cfg.Apps)) // pointers: this runs every 15 s
+	for i := range e.cfg.Apps {
+		a := &e.cfg.Apps[i]
 		id := e.cfg.AppIDs[a.Name]
-		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter, FlapWindow: FlapRules(a).Window})
+		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter, FlapWindow: FlapRules(*a).Window})
 		byID[id] = a
 	}
 	due, err := e.cfg.Store.DueForTick(ctx, e.cfg.Clock(), e.cfg.StartedAt, rules)
@@ -137,7 +138,7 @@ func (e *Evaluator) TickAll(ctx context.Context) error {
 	var errs []error
 	for _, id := range due {
 		a := byID[id]
-		if _, err := e.apply(ctx, a, nil, nil); err != nil {
+		if _, err := e.apply(ctx, *a, nil, nil); err != nil {
 			errs = append(errs, fmt.Errorf("tick %s: %w", a.Name, err))
 		}
 	}
@@ -151,7 +152,7 @@ func (e *Evaluator) Silence(ctx context.Context, app string, until time.Time, re
 	if !ok {
 		return fmt.Errorf("silence %s: %w", app, store.ErrNotFound)
 	}
-	_, err := e.apply(ctx, a, nil, func(s *store.AppState) {
+	_, err := e.apply(ctx, *a, nil, func(s *store.AppState) {
 		s.Alerts = alert.Silence(s.Alerts, until)
 		s.SilenceReason = reason
 	})
@@ -165,7 +166,7 @@ func (e *Evaluator) Unsilence(ctx context.Context, app string) ([]store.EventRec
 		return nil, fmt.Errorf("unsilence %s: %w", app, store.ErrNotFound)
 	}
 	now := e.cfg.Clock()
-	return e.apply(ctx, a, nil, func(s *store.AppState) { s.Alerts = alert.Unsilence(s.Alerts, now) })
+	return e.apply(ctx, *a, nil, func(s *store.AppState) { s.Alerts = alert.Unsilence(s.Alerts, now) })
 }
 
 // apply is every change of an app's alerts: under the app's lock it stores the observation

@@ -239,7 +239,9 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
-	if h := fams["engagelab_poll_duration_seconds"].GetMetric(); len(h) != 2 || h[0].GetHistogram().GetSampleCount() != 2 {
+	// One histogram for every app: the three polls observed, 0.2 s, 0.3 s and 1.0 s.
+	if h := fams["engagelab_poll_duration_seconds"].GetMetric(); len(h) != 1 || h[0].GetHistogram().GetSampleCount() != 3 ||
+		h[0].GetHistogram().GetSampleSum() != 1.5 || len(h[0].GetLabel()) != 0 {
 		t.Errorf("poll duration histogram: %v", h)
 	}
 	// engagelab_outbox_oldest_pending_seconds runs on the real clock: package metrics tests it.

@@ -27,9 +27,8 @@ const scrapeTimeout = 5 * time.Second
 type Metrics struct {
 	reg           *prometheus.Registry
 	polls         *prometheus.CounterVec
-	pollDuration  *prometheus.HistogramVec
+	pollDuration  prometheus.Histogram
 	notifications *prometheus.CounterVec
-	thresholds    *prometheus.GaugeVec
 	collector     *storeCollector
 	// As Prometheus and Alertmanager export them: whether the last load of the config file
 	// (at start or a reload) succeeded, and when one last did.
@@ -63,19 +62,17 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 			Name: "engagelab_polls_total",
 			Help: "Balance polls by app and result (success or the failure kind).",
 		}, []string{"app", "result"}),
-		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		// One histogram for every app, as the metrics contract has it: one per app would be
+		// 10 series × 10,000 apps, and the largest part of the service's memory.
+		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "engagelab_poll_duration_seconds",
 			Help:    "Time taken by one balance poll, retries included.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-		}, []string{"app"}),
+		}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "engagelab_notifications_total",
 			Help: "Notification attempts by notifier and result (delivered, retry, dead, dropped).",
 		}, []string{"notifier", "result"}),
-		thresholds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "engagelab_threshold",
-			Help: "Configured money thresholds by app and level (warning, critical; overdraft_limit as a negative amount); kind is the amount compared.",
-		}, []string{"app", "kind", "level"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "engagelab_config_last_reload_successful",
 			Help: "1 if the last load of the config file (at start or a reload) succeeded, 0 if it was refused and the running config stayed.",
@@ -87,7 +84,7 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 	}
 	m.collector = &storeCollector{st: st, now: time.Now}
 	m.SetConfig(cfg)
-	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector, buildInfo, m.thresholds, m.reloadOK, m.reloadAt,
+	m.reg.MustRegister(m.polls, m.pollDuration, m.notifications, m.collector, buildInfo, thresholdCollector{m.collector}, m.reloadOK, m.reloadAt,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -96,15 +93,14 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 // SetConfig makes the metrics follow the apps of cfg (a reload): their thresholds, and the
 // gauges read from the store, which leave out apps no longer configured.
 func (m *Metrics) SetConfig(cfg *config.Config) {
-	apps := &appSet{byName: make(map[string]config.App, len(cfg.Apps))}
-	for _, a := range cfg.Apps {
+	apps := &appSet{byName: make(map[string]*config.App, len(cfg.Apps))} // into cfg.Apps, not 10,000 copies
+	for i, a := range cfg.Apps {
 		apps.names = append(apps.names, a.Name)
-		apps.byName[a.Name] = a
+		apps.byName[a.Name] = &cfg.Apps[i]
 		// Present from the start at 0, so rate() and increase() see the first poll.
 		m.polls.WithLabelValues(a.Name, "success")
 	}
 	m.collector.apps.Store(apps)
-	setThresholds(m.thresholds, cfg.Apps)
 }
 
 // ConfigLoaded records a load of the config file at at: ok, or refused (at is then unused).
@@ -127,7 +123,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // ObservePoll counts one poll of app. result is "success" or the failure kind.
 func (m *Metrics) ObservePoll(app, result string, took time.Duration) {
 	m.polls.WithLabelValues(app, result).Inc()
-	m.pollDuration.WithLabelValues(app).Observe(took.Seconds())
+	m.pollDuration.Observe(took.Seconds())
 }
 
 // ObserveDelivery counts one delivery outcome: delivered, retry, dead or dropped.
@@ -165,7 +161,7 @@ type storeCollector struct {
 // appSet is the configured apps, in config order and by name.
 type appSet struct {
 	names  []string
-	byName map[string]config.App
+	byName map[string]*config.App
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -230,22 +226,32 @@ func (c *storeCollector) collect(ctx context.Context, ch chan<- prometheus.Metri
 	return c.collectSpend(ctx, ch, configured)
 }
 
-// thresholds exports each app's configured money thresholds, so that a dashboard can draw them
+// thresholdCollector exports each app's configured money thresholds, so that a dashboard can draw them
 // beside engagelab_balance and a Prometheus rule can compare against them. They come from the
 // config, not the store, so they stay while the database is away. The kind label names the
 // amount that the level is compared with (the app's `amount` for warning and critical;
 // total_balance for overdraft_limit), so `engagelab_balance < on(app, kind) engagelab_threshold`
 // matches one series per app.
-func setThresholds(g *prometheus.GaugeVec, apps []config.App) {
-	// A scrape between Reset and the sets below sees fewer thresholds for a moment: harmless
-	// for gauges that Prometheus samples, and a reload is rare.
-	g.Reset()
-	for _, a := range apps {
+//
+// They are made at scrape time from the configured apps (SetConfig's), rather than held as a
+// gauge per app and level (30,000 of them at 10,000 apps) for the process's life.
+type thresholdCollector struct{ c *storeCollector }
+
+var thresholdDesc = prometheus.NewDesc("engagelab_threshold",
+	"Configured money thresholds by app and level (warning, critical; overdraft_limit as a negative amount); kind is the amount compared.",
+	[]string{"app", "kind", "level"}, nil)
+
+func (t thresholdCollector) Describe(ch chan<- *prometheus.Desc) { ch <- thresholdDesc }
+
+func (t thresholdCollector) Collect(ch chan<- prometheus.Metric) {
+	apps := t.c.apps.Load()
+	for _, name := range apps.names {
+		a := apps.byName[name]
 		// The only place thresholds become floats: Prometheus has no other type.
-		g.WithLabelValues(a.Name, a.Amount, "warning").Set(a.Warning.InexactFloat64())
-		g.WithLabelValues(a.Name, a.Amount, "critical").Set(a.Critical.InexactFloat64())
+		ch <- prometheus.MustNewConstMetric(thresholdDesc, prometheus.GaugeValue, a.Warning.InexactFloat64(), a.Name, a.Amount, "warning")
+		ch <- prometheus.MustNewConstMetric(thresholdDesc, prometheus.GaugeValue, a.Critical.InexactFloat64(), a.Name, a.Amount, "critical")
 		if a.OverdraftLimit != nil {
-			g.WithLabelValues(a.Name, "total_balance", "overdraft_limit").Set(a.OverdraftLimit.Neg().InexactFloat64())
+			ch <- prometheus.MustNewConstMetric(thresholdDesc, prometheus.GaugeValue, a.OverdraftLimit.Neg().InexactFloat64(), a.Name, "total_balance", "overdraft_limit")
 		}
 	}
 }

@@ -60,7 +60,7 @@ func (c *storeCollector) collectSpend(ctx context.Context, ch chan<- prometheus.
 			}
 		}
 		latest := &balance.Snapshot{Balance: l.Balance, TotalBalance: l.TotalBalance}
-		if rw := evaluate.RunwayOf(app, st, latest); rw.Known && !rw.Infinite {
+		if rw := evaluate.RunwayOf(*app, st, latest); rw.Known && !rw.Infinite {
 			ch <- prometheus.MustNewConstMetric(runwayDesc, prometheus.GaugeValue, rw.Left.Seconds(), l.Name)
 		}
 	}

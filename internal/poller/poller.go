@@ -47,7 +47,7 @@ type Config struct {
 // Poller polls apps. It is safe for concurrent use.
 type Poller struct {
 	cfg  Config
-	apps map[string]config.App
+	apps map[string]*config.App // into cfg.Apps: a copy per app would be 10,000 copies
 }
 
 // New checks the configuration and returns a Poller.
@@ -62,9 +62,9 @@ func New(c Config) (*Poller, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller{cfg: c, apps: map[string]config.App{}}
-	for _, a := range c.Apps {
-		p.apps[a.Name] = a
+	p := &Poller{cfg: c, apps: make(map[string]*config.App, len(c.Apps))}
+	for i := range c.Apps {
+		p.apps[c.Apps[i].Name] = &c.Apps[i]
 	}
 	return p, nil
 }

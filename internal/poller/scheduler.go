@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -14,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // Timers evaluates every app without polling; *evaluate.Evaluator is one.
@@ -21,9 +23,10 @@ type Timers interface {
 	TickAll(ctx context.Context) error
 }
 
-// SlotClaimer records which process polls an app's scheduled slot; *store.Store is one.
+// SlotClaimer records which process polls an app's scheduled slot, many claims in one
+// statement; *store.Store is one. claimed[i] is false when another replica has claims[i].
 type SlotClaimer interface {
-	ClaimSlot(ctx context.Context, app string, slot time.Time) (bool, error)
+	ClaimSlots(ctx context.Context, claims []store.SlotClaim) (claimed []bool, err error)
 }
 
 // SchedulerConfig configures a Scheduler.
@@ -59,6 +62,7 @@ type Scheduler struct {
 	// jobCtx and stop are Run's (see poll); startups waits for the polls started outside cron.
 	jobCtx, stop context.Context
 	startups     sync.WaitGroup
+	claims       *claimBatcher // Run's: the slot claims of polls that come due together
 }
 
 // NewScheduler fills defaults.
@@ -125,18 +129,33 @@ func (s *Scheduler) SetApps(apps []config.App, p *Poller, t Timers) {
 	}
 }
 
-// Aligned makes robfig's "@every d" fire at UTC multiples of d instead of at start + n·d, so
-// every replica computes the same slots (and claims each once), whenever it started.
-func Aligned(s cron.Schedule) cron.Schedule {
+// Aligned makes robfig's "@every d" fire at UTC multiples of d plus a fixed offset of the
+// app's own (a hash of its name, below d) instead of at start + n·d: every replica computes the
+// same slots (and claims each once), whenever it started, and 10,000 apps on "@every 1m" are
+// spread evenly over the minute instead of all polled at its first second.
+func Aligned(s cron.Schedule, app string) cron.Schedule {
 	if c, ok := s.(cron.ConstantDelaySchedule); ok {
-		return alignedEvery{c.Delay}
+		return alignedEvery{d: c.Delay, off: offset(app, c.Delay)}
 	}
 	return s
 }
 
-type alignedEvery struct{ d time.Duration }
+// offset is app's place within every interval d, in whole milliseconds: FNV-1a of the name, so
+// it is the same in every replica and every release, and uniform over [0, d).
+func offset(app string, d time.Duration) time.Duration {
+	if d < 2*time.Millisecond {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(app))
+	return time.Duration(h.Sum64()%uint64(d/time.Millisecond)) * time.Millisecond
+}
 
-func (a alignedEvery) Next(t time.Time) time.Time { return t.UTC().Truncate(a.d).Add(a.d) }
+type alignedEvery struct{ d, off time.Duration }
+
+func (a alignedEvery) Next(t time.Time) time.Time {
+	return t.UTC().Add(-a.off).Truncate(a.d).Add(a.off + a.d)
+}
 
 // slotAt returns the scheduled time a job running at now belongs to: the latest activation of
 // s at or before now. A job that cron started late (a loaded host, a GC pause) still claims
@@ -144,7 +163,7 @@ func (a alignedEvery) Next(t time.Time) time.Time { return t.UTC().Truncate(a.d)
 func slotAt(s cron.Schedule, now time.Time, interval time.Duration) time.Time {
 	now = now.UTC() // as cron runs (WithLocation(time.UTC)): a spec without CRON_TZ is UTC
 	if a, ok := s.(alignedEvery); ok {
-		return now.Truncate(a.d)
+		return now.Add(-a.off).Truncate(a.d).Add(a.off)
 	}
 	slot := now.Truncate(time.Second)
 	for t := s.Next(now.Add(-interval - time.Second)); !t.After(now); t = s.Next(t) {
@@ -168,14 +187,42 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		// job never runs again: every later tick logs "skip" (robfig/cron v3.0.1).
 		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log.With("component", "cron")}), cron.Recover(cronLogger{log.With("component", "cron")})),
 	)
+	claims := newClaimBatcher(s.cfg.Slots, log)
+	claimsDone := make(chan struct{})
+	claimCtx, stopClaims := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopClaims()
+	go func() { defer close(claimsDone); claims.run(claimCtx) }()
+
 	s.mu.Lock()
-	s.cron, s.jobCtx, s.stop = c, jobCtx, ctx
+	s.cron, s.jobCtx, s.stop, s.claims = c, jobCtx, ctx, claims
 	for _, app := range s.apps {
 		s.schedule(app)
 	}
-	for _, app := range s.apps {
-		s.startup(app)
+	// Every app's start-up poll, at most 256 waiting at a time (their claims go in one
+	// statement): a goroutine for each of 10,000 apps would hold more memory in stacks than
+	// the rest of the service together.
+	type due struct {
+		name     string
+		interval time.Duration
 	}
+	all := make([]due, len(s.apps))
+	for i, a := range s.apps {
+		all[i] = due{a.Name, a.Interval}
+	}
+	s.startups.Go(func() {
+		starting := make(chan struct{}, 256)
+		for _, a := range all {
+			select {
+			case starting <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			s.startups.Go(func() {
+				defer func() { <-starting }()
+				s.pollNow(jobCtx, ctx, a.name, a.interval)
+			})
+		}
+	})
 	s.mu.Unlock()
 	c.Start()
 
@@ -191,6 +238,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.mu.Unlock()
 			<-c.Stop().Done()
 			s.startups.Wait()
+			stopClaims() // after every poll that could claim
+			<-claimsDone
 			return nil
 		case <-ticker.C:
 			s.tick(ctx)
@@ -201,25 +250,37 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // schedule adds app's cron entry. s.mu is held and Run has created s.cron.
 func (s *Scheduler) schedule(app config.App) {
 	jobCtx, ctx := s.jobCtx, s.stop
-	sched := Aligned(app.Cron)
-	s.entries[app.Name] = s.cron.Schedule(sched, cron.FuncJob(func() {
-		slot := slotAt(sched, s.cfg.Clock(), app.Interval)
-		// Jitter spreads apps that share a spec, but never so far that a short interval
-		// would run into its next slot: at most a tenth of the interval.
-		s.poll(jobCtx, ctx, app.Name, slot, min(s.cfg.MaxJitter, app.Interval/10))
+	// The job keeps the name and interval, not the whole config.App: 10,000 closures.
+	name, interval := app.Name, app.Interval
+	sched := Aligned(app.Cron, name)
+	// Jitter spreads apps that share a cron spec, but never so far that a short interval would
+	// run into its next slot: at most a tenth of the interval. "@every" apps are spread by
+	// their offset already.
+	jitter := min(s.cfg.MaxJitter, app.Interval/10)
+	if _, ok := sched.(alignedEvery); ok {
+		jitter = 0
+	}
+	s.entries[name] = s.cron.Schedule(sched, cron.FuncJob(func() {
+		slot := slotAt(sched, s.cfg.Clock(), interval)
+		s.poll(jobCtx, ctx, name, slot, jitter)
 	}))
 }
 
-// startup polls app now, outside cron: at start-up every app at once (bounded by the
-// semaphore), not staggered over minutes, and an app added by a reload at once too. The slot
-// is the current minute (or interval, if shorter): replicas starting together poll once, and
-// a restart polls again unless a poll happened moments ago. s.mu is held and Run is running.
+// startup polls an app added by a reload now, outside cron, as Run polls every app at
+// start-up. s.mu is held and Run is running.
 func (s *Scheduler) startup(app config.App) {
 	jobCtx, ctx := s.jobCtx, s.stop
-	s.startups.Go(func() {
-		slot := s.cfg.Clock().UTC().Truncate(min(max(app.Interval, time.Second), time.Minute))
-		s.poll(jobCtx, ctx, app.Name, slot, 0)
-	})
+	name, interval := app.Name, app.Interval
+	s.startups.Go(func() { s.pollNow(jobCtx, ctx, name, interval) })
+}
+
+// pollNow polls app now, outside cron: at start-up every app at once (bounded by the
+// semaphore), not staggered over minutes. The slot is the current minute (or interval, if
+// shorter): replicas starting together poll once, and a restart polls again unless a poll
+// happened moments ago.
+func (s *Scheduler) pollNow(jobCtx, stop context.Context, app string, interval time.Duration) {
+	slot := s.cfg.Clock().UTC().Truncate(min(max(interval, time.Second), time.Minute))
+	s.poll(jobCtx, stop, app, slot, 0)
 }
 
 // tick runs the timer evaluation of every app; a panic in it is logged, not fatal.
@@ -257,7 +318,7 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 	// runs outside cron and may still be waiting on a slow upstream when the first tick comes.
 	s.mu.Lock()
 	busy, ok := s.busy[app]
-	p := s.poller
+	p, claims := s.poller, s.claims
 	s.mu.Unlock()
 	if !ok {
 		return // removed from the config by a reload while this poll waited
@@ -267,6 +328,11 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 		return
 	}
 	defer busy.Store(false)
+	// The claim comes before the wait for a place: polls that come due together (every app at
+	// start-up) are claimed together, in one statement, and not max_concurrency at a time.
+	if !claims.claim(jobCtx, app, slot) {
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-stop.Done():
@@ -275,15 +341,6 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 	defer func() { <-s.sem }()
 	if stop.Err() != nil {
 		return
-	}
-	if s.cfg.Slots != nil && !slot.IsZero() {
-		ok, err := s.cfg.Slots.ClaimSlot(jobCtx, app, slot)
-		if err != nil {
-			s.cfg.Logger.Error("claim poll slot failed; polling anyway", "app", app, "error", err)
-		} else if !ok {
-			s.cfg.Logger.Debug("slot already polled by another replica", "app", app, "slot", slot)
-			return
-		}
 	}
 	res := p.Poll(jobCtx, app)
 	if s.cfg.Polled != nil {

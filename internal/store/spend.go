@@ -31,40 +31,91 @@ type SpendQuery struct {
 	Day    time.Time
 }
 
-// SpendInputsMany is SpendInputs for many apps in few round trips (one per 500 apps), for the
-// API's list of every app.
+// SpendInputsMany is SpendInputs for many apps, for the API's list of every app: three
+// set-based statements per 2,000 apps, sent together (one round trip), instead of three
+// statements per app. Each app's rows are still read through its own index range.
 func (s *Store) SpendInputsMany(ctx context.Context, qs []SpendQuery) ([]spend.Inputs, error) {
-	const chunk = 500
+	const chunk = 2000
 	out := make([]spend.Inputs, 0, len(qs))
 	for len(qs) > 0 {
 		n := min(len(qs), chunk)
-		b := &pgx.Batch{}
-		for _, q := range qs[:n] {
-			queueSpendInputs(b, q)
-		}
-		ins := make([]spend.Inputs, 0, n)
-		ids := make([]int64, 0, n)
-		if err := func() error {
-			br := s.pool.SendBatch(ctx, b)
-			defer br.Close()
-			for _, q := range qs[:n] {
-				in, err := readSpendInputs(br, q)
-				if err != nil {
-					return err
-				}
-				ins, ids = append(ins, in), append(ids, q.AppID)
-			}
-			return br.Close()
-		}(); err != nil {
-			return nil, err
-		}
-		if err := openingSnapshots(ctx, s.pool, ins, ids); err != nil {
+		ins, err := s.spendInputsChunk(ctx, qs[:n])
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, ins...)
 		qs = qs[n:]
 	}
 	return out, nil
+}
+
+func (s *Store) spendInputsChunk(ctx context.Context, qs []SpendQuery) ([]spend.Inputs, error) {
+	out := make([]spend.Inputs, len(qs))
+	ids := make([]int64, len(qs))
+	hoursFrom, since, now := make([]time.Time, len(qs)), make([]time.Time, len(qs)), make([]time.Time, len(qs))
+	for i, q := range qs {
+		out[i] = spend.Inputs{Now: q.Now, Window: q.Window, Day: q.Day}
+		ids[i], hoursFrom[i], since[i], now[i] = q.AppID, spend.HoursSince(q.Now, q.Window).UTC(), spend.RecentSince(q.Now, q.Window).UTC(), q.Now.UTC()
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		SELECT q.i, st.first_polled_at
+		FROM unnest($1::bigint[]) WITH ORDINALITY AS q(id, i) LEFT JOIN app_state st ON st.app_id = q.id`, ids)
+	b.Queue(`
+		SELECT q.i, l.bucket, l.spent
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS q(id, lo, hi, i)
+		JOIN LATERAL (SELECT bucket, spent FROM spend_ledger_1h
+		              WHERE app_id = q.id AND bucket >= q.lo AND bucket <= q.hi) l ON true
+		ORDER BY q.i, l.bucket`, ids, hoursFrom, now)
+	// The snapshot just before the window is looked for in the week before it only, so that
+	// the query reads two or three weekly partitions rather than every one; an app with no
+	// snapshot there has it read by openingSnapshots.
+	b.Queue(`
+		SELECT q.i, r.polled_at, r.currency, r.balance, r.gift_balance, r.total_balance
+		FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS q(id, since, now, i)
+		JOIN LATERAL (
+			(SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
+			 WHERE app_id = q.id AND polled_at <= q.since AND polled_at > q.since - $4::interval
+			 ORDER BY polled_at DESC LIMIT 1)
+			UNION ALL
+			(SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
+			 WHERE app_id = q.id AND polled_at > q.since AND polled_at <= q.now)) r ON true
+		ORDER BY q.i, r.polled_at`, ids, since, now, SnapshotPartitionSpan)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var i int64
+	var first *time.Time
+	rows, _ := br.Query()
+	if _, err := pgx.ForEachRow(rows, []any{&i, &first}, func() error {
+		if first != nil {
+			out[i-1].FirstAt = first.UTC()
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read spend history: %w", err)
+	}
+	var h spend.Hour
+	rows, _ = br.Query()
+	if _, err := pgx.ForEachRow(rows, []any{&i, &h.Bucket, &h.Spent}, func() error {
+		h.Bucket = h.Bucket.UTC()
+		out[i-1].Hours = append(out[i-1].Hours, h)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read spend ledger: %w", err)
+	}
+	var sn balance.Snapshot
+	rows, _ = br.Query()
+	if _, err := pgx.ForEachRow(rows, []any{&i, &sn.PolledAt, &sn.Currency, &sn.Balance, &sn.GiftBalance, &sn.TotalBalance}, func() error {
+		sn.PolledAt = sn.PolledAt.UTC()
+		out[i-1].Recent = append(out[i-1].Recent, sn)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read recent snapshots: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return out, openingSnapshots(ctx, s.pool, out, ids)
 }
 
 // spendInputs reads, in one round trip (two for an app whose snapshot before the window is

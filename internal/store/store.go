@@ -266,14 +266,57 @@ func (s *Store) AppID(ctx context.Context, name string) (int64, error) {
 // ErrNotFound is returned for an app or row that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// SlotClaim is an app's scheduled slot that a process means to poll.
+type SlotClaim struct {
+	App  string
+	Slot time.Time
+}
+
 // ClaimSlot records that this process polls app at the scheduled slot. It returns false when
 // another replica already claimed it.
 func (s *Store) ClaimSlot(ctx context.Context, app string, slot time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO poll_slots (app_id, slot) SELECT id, $2 FROM apps WHERE name = $1
-		ON CONFLICT DO NOTHING`, app, slot.UTC())
+	got, err := s.ClaimSlots(ctx, []SlotClaim{{App: app, Slot: slot}})
 	if err != nil {
-		return false, fmt.Errorf("claim poll slot: %w", err)
+		return false, err
 	}
-	return tag.RowsAffected() == 1, nil
+	return got[0], nil
+}
+
+// ClaimSlots records, in one statement, that this process polls each app at its slot.
+// claimed[i] is false when another replica (or an earlier claim) already has claims[i], or
+// when the app is not registered; a claim repeated within claims is granted once.
+func (s *Store) ClaimSlots(ctx context.Context, claims []SlotClaim) (claimed []bool, err error) {
+	claimed = make([]bool, len(claims))
+	if len(claims) == 0 {
+		return claimed, nil
+	}
+	apps := make([]string, len(claims))
+	slots := make([]time.Time, len(claims))
+	for i, c := range claims {
+		// poll_slots keeps microseconds: the slot compared is the slot stored.
+		apps[i], slots[i] = c.App, c.Slot.UTC().Truncate(time.Microsecond)
+	}
+	// DISTINCT ON keeps the first of a repeated claim; ON CONFLICT leaves another replica's
+	// rows alone; RETURNING names the rows this statement inserted, so only those are granted.
+	rows, err := s.pool.Query(ctx, `
+		WITH want AS (
+			SELECT DISTINCT ON (a.id, w.slot) a.id, w.slot, w.i
+			FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS w(name, slot, i)
+			JOIN apps a ON a.name = w.name
+			ORDER BY a.id, w.slot, w.i),
+		ins AS (
+			INSERT INTO poll_slots (app_id, slot) SELECT id, slot FROM want
+			ON CONFLICT DO NOTHING RETURNING app_id, slot)
+		SELECT want.i FROM want JOIN ins ON ins.app_id = want.id AND ins.slot = want.slot`, apps, slots)
+	if err != nil {
+		return nil, fmt.Errorf("claim %d poll slots: %w", len(claims), err)
+	}
+	var i int64
+	if _, err := pgx.ForEachRow(rows, []any{&i}, func() error {
+		claimed[i-1] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("claim %d poll slots: %w", len(claims), err)
+	}
+	return claimed, nil
 }
