@@ -20,7 +20,10 @@ func TestConcurrentMigrationsApplyEachOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	applied := make([][]string, 2)
 	errs := make([]error, 2)
-	for i := range 2 {
+	// Both open and see the fresh database before either starts: a check after the first
+	// started would see its progress.
+	stores := make([]*store.Store, 2)
+	for i := range stores {
 		s, err := store.Open(ctx, url, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -29,6 +32,9 @@ func TestConcurrentMigrationsApplyEachOnce(t *testing.T) {
 		if cur, _, err := s.SchemaVersion(ctx); err != nil || cur != 0 {
 			t.Fatalf("fresh database at version %d, %v", cur, err)
 		}
+		stores[i] = s
+	}
+	for i, s := range stores {
 		wg.Go(func() { applied[i], errs[i] = s.Migrate(ctx) })
 	}
 	wg.Wait()
