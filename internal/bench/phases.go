@@ -254,6 +254,12 @@ func (r *run) history(ctx context.Context) error {
 	end := time.Now().UTC().Truncate(24 * time.Hour)
 	start := end.Add(-365 * 24 * time.Hour)
 	const rows = 525600
+	// The year's weekly partitions, as a service running all year would have made them ahead
+	// (otherwise the rows would pile up in the DEFAULT partition).
+	if _, err := s.Pool().Exec(ctx, `SELECT balance_snapshots_ensure_partition(w)
+		FROM generate_series($1::timestamptz, $2::timestamptz, interval '7 days') w`, start, end); err != nil {
+		return err
+	}
 	if _, err := s.Pool().Exec(ctx, `
 		INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
 		SELECT $1, $2::timestamptz + i * interval '1 minute', 'USD',
@@ -262,6 +268,10 @@ func (r *run) history(ctx context.Context) error {
 		return err
 	}
 	if err := s.RebuildRollups(ctx, ids["year"]); err != nil {
+		return err
+	}
+	// The weeks that are over have their index packed, as the retention loop does once.
+	if _, err := s.PackSnapshotPartitions(ctx, time.Now()); err != nil {
 		return err
 	}
 	for _, q := range []string{`VACUUM ANALYZE balance_snapshots`, `VACUUM ANALYZE balance_rollups_1h`} {
