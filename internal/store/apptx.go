@@ -47,7 +47,7 @@ type EventRecord struct {
 // Everything done through it commits together when the function given to WithAppLock
 // returns nil, or not at all.
 type AppTx struct {
-	tx     pgx.Tx
+	tx     txConn // a pooled connection inside a transaction this unit of work began
 	appID  int64
 	state  AppState
 	flaps  alert.Flaps       // the alerts' flap histories, read with the lock
@@ -70,14 +70,25 @@ type pollMark struct {
 // WithAppLock runs fn in a transaction that holds app's state row lock, so evaluations of one
 // app never interleave, across processes too. fn may be run again if the transaction has to
 // be retried, so it must not have effects outside the AppTx.
+//
+// BEGIN goes out with the first reads and COMMIT with the writes, so a poll costs three round
+// trips (lock and read, spend inputs, writes and commit) rather than five.
 func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Context, *AppTx) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t := &AppTx{tx: tx, appID: appID}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	// A unit of work that fails leaves its transaction open (or aborted): Release then closes
+	// the connection rather than pooling it, which ends the transaction and its lock.
+	defer conn.Release()
+	err = func() error {
+		t := &AppTx{tx: conn, appID: appID}
 		var lastSuccess, silencedUntil, lastPolled, polledAt *time.Time
 		var currency *string
 		var bal, gift, total decimal.NullDecimal
 		st := &t.state
 		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
 		b.Queue(`
 			SELECT s.consecutive_failures, s.last_success_at, s.silenced_until, s.silence_reason, s.last_polled_at,
 				s.latest_polled_at, s.latest_currency, s.latest_balance, s.latest_gift_balance, s.latest_total_balance
@@ -91,7 +102,7 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 			Query(func(rows pgx.Rows) error { return t.loadAlerts(rows) })
 		b.Queue(`SELECT alert, changes, flapping_since, rule, severity, since FROM alert_flaps WHERE app_id = $1`, appID).
 			Query(func(rows pgx.Rows) error { return t.loadFlaps(rows) })
-		err := tx.SendBatch(ctx, b).Close()
+		err := conn.SendBatch(ctx, b).Close()
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
 		}
@@ -107,11 +118,18 @@ func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Co
 			return err
 		}
 		return t.flush(ctx)
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// txConn is what an AppTx reads and writes through.
+type txConn interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // State is the app's state as read under the lock.
@@ -151,9 +169,8 @@ func (t *AppTx) flush(ctx context.Context) error {
 		// Wakes delivery workers (of every replica) at commit, without waiting for their next poll.
 		t.writes.Queue(`SELECT pg_notify('engagelab_outbox', '')`)
 	}
-	if t.writes.Len() == 0 {
-		return nil // a timer tick that changed nothing writes nothing
-	}
+	// A timer tick that changed nothing writes nothing: the COMMIT goes alone.
+	t.writes.Queue(`COMMIT`)
 	if err := t.tx.SendBatch(ctx, &t.writes).Close(); err != nil {
 		return fmt.Errorf("write app %d: %w", t.appID, err)
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,54 @@ func TestAppTxPersistsStateEventsAndOutbox(t *testing.T) {
 	st, _ := s.OutboxStats(ctx)
 	if st.Pending != 2 || !st.OldestPending.Equal(now) {
 		t.Errorf("outbox stats = %+v", st)
+	}
+}
+
+// A unit of work whose writes fail leaves nothing behind: not its other writes, not the row
+// lock, not an open transaction on the pooled connection (the next unit of work on any app
+// runs as usual).
+func TestAFailedUnitOfWorkLeavesNothingBehind(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, _ := s.EnsureApps(ctx, []string{"a"})
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	lvl := alert.Level{Rule: "low_balance", Severity: alert.SeverityWarning}
+	event := func(tx *store.AppTx) error {
+		return tx.InsertEvent(ctx, store.EventRecord{
+			ID: "evt_dup", Alert: alert.Money, Type: alert.Firing, Rule: lvl.Rule, Severity: lvl.Severity,
+			Since: now, At: now, Payload: []byte(`{"id":"evt_dup"}`), Notifiers: []string{"ops"},
+		})
+	}
+	if err := s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error { return event(tx) }); err != nil {
+		t.Fatal(err)
+	}
+	// The same event id again, after a state change: the insert fails at commit time.
+	for range 3 { // more times than the pool would hand out one broken connection
+		err := s.WithAppLock(ctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+			st := tx.State()
+			st.Alerts.Money = alert.AlertState{Level: lvl, Since: now, LevelSince: now, LastSentAt: now}
+			if err := tx.SaveState(ctx, st); err != nil {
+				return err
+			}
+			return event(tx)
+		})
+		if err == nil || !strings.Contains(err.Error(), "duplicate key") {
+			t.Fatalf("second insert of one event id: %v, want a duplicate key error", err)
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := s.WithAppLock(lctx, ids["a"], func(ctx context.Context, tx *store.AppTx) error {
+		if m := tx.State().Alerts.Money; m.Level != (alert.Level{}) {
+			t.Errorf("the failed unit of work's state change was kept: %+v", m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after failed units of work: %v", err)
+	}
+	var open int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&open); err != nil || open != 0 {
+		t.Errorf("%d connections idle in a transaction (%v), want 0", open, err)
 	}
 }
