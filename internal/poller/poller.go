@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
@@ -48,6 +49,12 @@ type Config struct {
 type Poller struct {
 	cfg  Config
 	apps map[string]*config.App // into cfg.Apps: a copy per app would be 10,000 copies
+
+	// failing is each failing app's failure as last logged ("auth_failed/401/2001"), so a
+	// revoked key logs one WARN line when it starts failing (or fails differently) and one INFO
+	// line when it works again, not a line per poll for days.
+	mu      sync.Mutex
+	failing map[string]string
 }
 
 // New checks the configuration and returns a Poller.
@@ -62,7 +69,7 @@ func New(c Config) (*Poller, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller{cfg: c, apps: make(map[string]*config.App, len(c.Apps))}
+	p := &Poller{cfg: c, apps: make(map[string]*config.App, len(c.Apps)), failing: map[string]string{}}
 	for i := range c.Apps {
 		p.apps[c.Apps[i].Name] = &c.Apps[i]
 	}
@@ -105,8 +112,15 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 			return res
 		}
 		res.Failure, res.Err = f, fmt.Errorf("poll %s: %w", name, err)
-		log.Warn("poll failed", "kind", f.Kind, "http_status", f.HTTPStatus, "code", f.Code, "error", err)
+		if p.logged(name, fmt.Sprintf("%s/%d/%d", f.Kind, f.HTTPStatus, f.Code)) {
+			log.Warn("poll failed", "kind", f.Kind, "http_status", f.HTTPStatus, "code", f.Code, "error", err)
+		} else {
+			log.Debug("poll failed again", "kind", f.Kind, "http_status", f.HTTPStatus, "code", f.Code, "error", err)
+		}
 	} else {
+		if p.logged(name, "") {
+			log.Info("poll works again")
+		}
 		bal.PolledAt = at
 		res.Snapshot = &bal
 		log.Debug("polled", "total_balance", bal.TotalBalance.StringFixed(4), "took", res.Took)
@@ -147,4 +161,20 @@ func (p *Poller) Names() []string {
 		out = append(out, a.Name)
 	}
 	return out
+}
+
+// logged records app's failure signature ("" for a success) and reports whether it differs
+// from the last one: whether this poll is news for the log.
+func (p *Poller) logged(app, failure string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failing[app] == failure {
+		return false
+	}
+	if failure == "" {
+		delete(p.failing, app)
+	} else {
+		p.failing[app] = failure
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package poller_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 
 // productSetup polls the config's apps through the real client, one fake serving as both the
 // OTP and the SMS base URL, and the real evaluator.
-func productSetup(t *testing.T, scenario, apps string) (*store.Store, *poller.Poller, *fake.Server) {
+func productSetup(t *testing.T, scenario, apps string, log ...*slog.Logger) (*store.Store, *poller.Poller, *fake.Server) {
 	t.Helper()
 	sc, err := fake.Parse([]byte(scenario))
 	if err != nil {
@@ -51,7 +52,11 @@ apps:
 		t.Fatal(err)
 	}
 	client := engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithSMSBaseURL(cfg.EngageLab.SMSBaseURL))
-	p, err := poller.New(poller.Config{Evaluator: ev, Client: client, Apps: cfg.Apps, Timeout: 5 * time.Second, Clock: ev.Now})
+	c := poller.Config{Evaluator: ev, Client: client, Apps: cfg.Apps, Timeout: 5 * time.Second, Clock: ev.Now}
+	if len(log) > 0 {
+		c.Logger = log[0]
+	}
+	p, err := poller.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
