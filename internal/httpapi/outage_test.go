@@ -2,11 +2,14 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
 
@@ -39,5 +42,39 @@ func TestSilenceReasonWithNULIs400(t *testing.T) {
 	r := e.do(t, "POST", "/api/v1/apps/checkout/silence", "", `{"for": "2h", "reason": "a\u0000b"}`, "Content-Type: application/json")
 	if r.status != 400 || !strings.Contains(r.body, "reason must be text without NUL bytes") {
 		t.Fatalf("silence with a NUL byte = %d %s, want 400 naming the reason", r.status, r.body)
+	}
+}
+
+// A client that gives up on a slow request is its own business: one DEBUG line, not an ERROR.
+func TestARequestTheClientCancelledIsNotAnError(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// Hold checkout's state row, so a silence waits for it.
+	tx, err := e.st.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM app_state WHERE app_id = $1 FOR UPDATE`, e.ids["checkout"]); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(rctx, "POST", e.url+"/api/v1/apps/checkout/silence", strings.NewReader(`{"for": "2h"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request was answered %d while the row was held", resp.StatusCode)
+	}
+	notifytest.Eventually(t, "the server to notice the cancelled request", func() bool {
+		return strings.Contains(e.logs.String(), "request cancelled by the client")
+	})
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			t.Errorf("a cancelled request logged an error: %s", line)
+		}
+		if strings.Contains(line, "request cancelled by the client") && !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("logged above debug: %s", line)
+		}
 	}
 }
