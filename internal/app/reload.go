@@ -69,15 +69,20 @@ func (s *Service) reload(ctx context.Context, r *running) error {
 		}
 		return &ConfigError{Err: err}
 	}
+	var kept []string
 	for _, k := range restartOnly {
 		if k.changed(r.cfg, next) {
-			log.Warn(k.key + " changed in the config file; the running monitor keeps the old value until it is restarted")
 			k.keep(r.cfg, next)
+			kept = append(kept, k.key)
 		}
 	}
 	notifiers, err := check(next, r.listen)
 	if err != nil {
 		return err
+	}
+	// Said only of a file that is taken: a refused one changes nothing, these keys included.
+	for _, key := range kept {
+		log.Warn(key + " changed in the config file; the running monitor keeps the old value until it is restarted")
 	}
 	names := make([]string, len(next.Apps))
 	for i, a := range next.Apps {

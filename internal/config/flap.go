@@ -43,7 +43,7 @@ func (d *decoder) flapSettings(f fields, owner string) flapSettings {
 	s.maxChanges = read(fl, "max_changes", owner, d.wholeAtLeastOne)
 	s.window = read(fl, "window", owner, d.duration)
 	if v := s.window; v.ok && v.v <= 0 {
-		d.add(v.node, join(fl.path, "window"), "must be above 0")
+		d.add(v.node, join(fl.path, "window"), "must be longer than 0")
 		s.window.ok = false
 	}
 	return s

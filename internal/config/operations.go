@@ -91,7 +91,7 @@ func (d *decoder) digest(n *yaml.Node, notifiers []Notifier) *Digest {
 		}
 	}
 	if !f.has("notify") {
-		d.add(f.node, "digest.notify", "is required: the notifiers that get the digest")
+		d.add(f.node, "digest.notify", "is required: name the notifiers that get the digest")
 		return g
 	}
 	names, _ := d.notify(f.get("notify"), "digest.notify", notifiers)

@@ -44,11 +44,13 @@ func (e *Evaluator) routeEvent(app config.App, name string) []string {
 }
 
 // grouped picks, of the notifiers an event goes to, those whose row waits to be grouped with
-// the same rule on other apps: the firing and the resolve of an access or data alert (an
-// upstream outage, a shared key revoked), but not the message that ends a flap.
+// the same rule on other apps: the firing, the escalation (an outage that goes on turns
+// poll_failing into stale on every app at once) and the resolve of an access or data alert
+// (an upstream outage, a shared key revoked), but not reminders, nor the message that ends a
+// flap.
 func (e *Evaluator) grouped(ev alert.Event, notifiers []string) []string {
 	if !e.cfg.Grouping.On() || ev.Flap != nil || (ev.Alert != alert.Access && ev.Alert != alert.Data) ||
-		(ev.Type != alert.Firing && ev.Type != alert.Resolved) {
+		(ev.Type != alert.Firing && ev.Type != alert.Escalated && ev.Type != alert.Resolved) {
 		return nil
 	}
 	var out []string

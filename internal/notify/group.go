@@ -36,9 +36,13 @@ func Group(events []Event) Event {
 		Alert:    first.Alert,
 		Rule:     first.Rule,
 		Severity: first.Severity,
-		Since:    first.Since,
-		Error:    sharedError(events),
-		Group:    &EventGroup{Rule: first.Rule, Events: events},
+		// An escalation's step is the group's: the key includes the rule it escalated to, and
+		// access and data ladders have one step to each rule.
+		PreviousRule:     first.PreviousRule,
+		PreviousSeverity: first.PreviousSeverity,
+		Since:            first.Since,
+		Error:            sharedError(events),
+		Group:            &EventGroup{Rule: first.Rule, Events: events},
 	}
 	for _, e := range events {
 		g.Group.Apps = append(g.Group.Apps, e.App)
