@@ -2,78 +2,16 @@ package app_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
-
-// proxy forwards TCP to Postgres and can cut every connection, as a database restart or a
-// network blip does.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		u, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, u)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(u, c); u.Close() }()
-		go func() { _, _ = io.Copy(c, u); c.Close() }()
-	}
-}
-
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
 
 func readyz(t *testing.T, addr string) int {
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -91,10 +29,8 @@ func TestServiceRidesOutADatabaseOutage(t *testing.T) {
 	upstream := httptest.NewServer(h.fake)
 	defer upstream.Close()
 	direct := h.dbURL
-	u, _ := url.Parse(direct)
-	px := newProxy(t, u.Host)
-	u.Host = px.ln.Addr().String()
-	h.dbURL = u.String()
+	var px *pgtest.Proxy
+	h.dbURL, px = pgtest.Proxied(t, direct)
 	cfg := h.config(upstream.URL, `apps: [{name: checkout, dev_key: k, dev_secret: s}]`)
 	h.dbURL = direct
 	h.start(cfg)
@@ -103,7 +39,7 @@ func TestServiceRidesOutADatabaseOutage(t *testing.T) {
 		t.Fatalf("readyz = %d before the outage", got)
 	}
 
-	px.setDown(true)
+	px.SetDown(true)
 	h.mu.Lock()
 	before := h.polled["checkout"]
 	h.mu.Unlock()
@@ -112,7 +48,7 @@ func TestServiceRidesOutADatabaseOutage(t *testing.T) {
 		t.Errorf("readyz = %d during the outage, want 503", got)
 	}
 	back := time.Now()
-	px.setDown(false)
+	px.SetDown(false)
 	h.mu.Lock()
 	before = h.polled["checkout"]
 	h.mu.Unlock()

@@ -128,6 +128,20 @@ func (o *outbox) settled(ids ...string) map[string]store.OutboxRow {
 // run starts a worker until the test ends.
 func run(t *testing.T, st *store.Store, notifiers map[string]notify.Notifier, tweak ...func(*delivery.Config)) *delivery.Worker {
 	t.Helper()
+	w, _ := launch(t, st, notifiers, tweak...)
+	return w
+}
+
+// start runs a worker and returns a function that stops it and waits for it to end.
+func start(t *testing.T, st *store.Store, notifiers map[string]notify.Notifier, tweak ...func(*delivery.Config)) func() {
+	t.Helper()
+	_, stop := launch(t, st, notifiers, tweak...)
+	return stop
+}
+
+// launch runs a worker until stop is called or the test ends.
+func launch(t *testing.T, st *store.Store, notifiers map[string]notify.Notifier, tweak ...func(*delivery.Config)) (*delivery.Worker, func()) {
+	t.Helper()
 	c := delivery.Config{Store: st, Notifiers: notifiers, BaseBackoff: 50 * time.Millisecond, PollEvery: 50 * time.Millisecond}
 	for _, f := range tweak {
 		f(&c)
@@ -136,8 +150,10 @@ func run(t *testing.T, st *store.Store, notifiers map[string]notify.Notifier, tw
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return w
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return w, stop
 }
 
 type summary struct {

@@ -3,8 +3,6 @@ package delivery_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 	webhooknotify "github.com/opsbalance/engagelab-monitor/internal/notify/webhook"
+	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -189,81 +188,17 @@ func TestABacklogDrainsFourAtATimeInOrderPerApp(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP to Postgres and can cut every connection, as a database stop does.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		u, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, u)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(u, c); u.Close() }()
-		go func() { _, _ = io.Copy(c, u); c.Close() }()
-	}
-}
-
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
 // The database stops while a send is in flight: the receiver's 200 cannot be recorded. It is
 // kept until the database is back, even after the row's lease ran out, and the row is sent
 // once, by neither this replica nor another that lived through the same outage.
 func TestADatabaseStopDuringASendSendsItOnce(t *testing.T) {
 	t.Parallel()
 	o := newOutbox(t, "checkout")
-	u, err := url.Parse(o.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newProxy(t, u.Host)
-	u.Host = px.ln.Addr().String()
-	viaProxy := u.String()
+	viaProxy, px := pgtest.Proxied(t, o.url)
 
 	var cut sync.Once
 	rc := newReceiver(t, func(int, request) (int, http.Header, string) {
-		cut.Do(func() { px.setDown(true) }) // the database goes away while the request is on its way
+		cut.Do(func() { px.SetDown(true) }) // the database goes away while the request is on its way
 		return http.StatusOK, nil, "ok"
 	})
 	const lease = 3 * time.Second
@@ -287,7 +222,7 @@ func TestADatabaseStopDuringASendSendsItOnce(t *testing.T) {
 	if r := o.rows(id)[id+"/pager"]; r.Status != "pending" {
 		t.Fatalf("row is %s while the database is away, want pending", r.Status)
 	}
-	px.setDown(false)
+	px.SetDown(false)
 
 	row := o.settled(id)[id+"/pager"]
 	if diff := fmt.Sprint(summarise(row)); diff != fmt.Sprint(summary{"delivered", 1, ""}) {
@@ -372,21 +307,4 @@ func TestSetNotifiersTakesEffectWhileRunning(t *testing.T) {
 	if n := len(old.Requests()); n != 0 {
 		t.Errorf("the replaced notifier got %d requests, want none", n)
 	}
-}
-
-// start runs a worker and returns a function that stops it and waits for it to end.
-func start(t *testing.T, st *store.Store, notifiers map[string]notify.Notifier, tweak ...func(*delivery.Config)) func() {
-	t.Helper()
-	c := delivery.Config{Store: st, Notifiers: notifiers, BaseBackoff: 50 * time.Millisecond, PollEvery: 50 * time.Millisecond}
-	for _, f := range tweak {
-		f(&c)
-	}
-	w := delivery.New(c)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(ctx) }()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
 }
