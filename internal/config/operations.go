@@ -37,7 +37,7 @@ const (
 )
 
 func (d *decoder) heartbeat(n *yaml.Node) *Heartbeat {
-	if isNull(deref(n)) {
+	if isNull(deref(n)) || isOff(n) {
 		return nil
 	}
 	f := d.mapping(n, "heartbeat", "url", "url_file", "method", "every", "max_outbox_age")
@@ -68,7 +68,7 @@ func (d *decoder) heartbeat(n *yaml.Node) *Heartbeat {
 var timeOfDay = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
 
 func (d *decoder) digest(n *yaml.Node, notifiers []Notifier) *Digest {
-	if isNull(deref(n)) {
+	if isNull(deref(n)) || isOff(n) {
 		return nil
 	}
 	f := d.mapping(n, "digest", "at", "timezone", "notify")
@@ -127,4 +127,11 @@ func (c *Config) redactedOperations() (*fileHeartbeat, *fileDigest) {
 		g = &fileDigest{At: dg.At, Timezone: dg.Timezone.String(), Notify: dg.Notify}
 	}
 	return h, g
+}
+
+// isOff reports whether a section is written as the word off, as flap and grouping allow,
+// which is also how a commented-out section reads.
+func isOff(n *yaml.Node) bool {
+	n = deref(n)
+	return n != nil && n.Kind == yaml.ScalarNode && (n.Value == "off" || n.Value == "false")
 }

@@ -35,12 +35,14 @@ digest: {notify: [ops]}
 }
 
 func TestOperationsOff(t *testing.T) {
-	cfg, err := Parse([]byte(operationsBase), badEnv, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Heartbeat != nil || cfg.Digest != nil {
-		t.Errorf("heartbeat %+v, digest %+v; want both off when the keys are absent", cfg.Heartbeat, cfg.Digest)
+	for _, extra := range []string{"", "heartbeat: off\ndigest: off\n", "heartbeat: false\ndigest:\n"} {
+		cfg, err := Parse([]byte(operationsBase+extra), badEnv, t.TempDir())
+		if err != nil {
+			t.Fatalf("%q: %v", extra, err)
+		}
+		if cfg.Heartbeat != nil || cfg.Digest != nil {
+			t.Errorf("%q: heartbeat %+v, digest %+v; want both off", extra, cfg.Heartbeat, cfg.Digest)
+		}
 	}
 }
 
