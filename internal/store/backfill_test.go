@@ -3,18 +3,13 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
-	"github.com/opsbalance/engagelab-monitor/internal/store"
-	"github.com/opsbalance/engagelab-monitor/migrations"
 )
 
 // A database upgraded with snapshots already stored gets its ledger backfilled by migration
@@ -23,20 +18,7 @@ import (
 // are the sums of the rows.
 func TestLedgerBackfillBalances(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, pgtest.EmptyURL(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db := stdlib.OpenDBFromPool(st.Pool())
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	st, p := pgtest.AtVersion(t, 2)
 	const apps = 20
 	r := rand.New(rand.NewPCG(7, 7))
 	latest := map[int64]decimal.Decimal{}

@@ -3,19 +3,15 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
-	"github.com/opsbalance/engagelab-monitor/migrations"
 )
 
 // A database filled by the schema before partitioning (snapshots stored at version 2, so that
@@ -24,20 +20,7 @@ import (
 // history, ledger and spend question as before.
 func TestPartitioningMigrationKeepsEverySnapshot(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, pgtest.EmptyURL(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db := stdlib.OpenDBFromPool(st.Pool())
-	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	st, p := pgtest.AtVersion(t, 2)
 
 	type row struct {
 		at                         time.Time
