@@ -3,9 +3,10 @@ package app_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/clocktest"
 
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
@@ -13,27 +14,9 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 )
 
-// settableClock is the one clock of a service under test; the test moves it.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // startClocked runs the service on clock until the test ends and returns once its start-up
 // poll has been evaluated.
-func (s *alertSetup) startClocked(clock *settableClock) {
+func (s *alertSetup) startClocked(clock *clocktest.Clock) {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	polled := make(chan struct{}, 1)
@@ -74,7 +57,7 @@ func TestFlappingKeySendsOneFlappingMessageAndItsStateWhenStable(t *testing.T) {
 	t.Parallel()
 	s := newAlertSetup(t, "", "", noPolls)
 	st := s.store()
-	clock := &settableClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	s.startClocked(clock)
 	p, err := app.Open(context.Background(), s.cfg, app.OpenOptions{Clock: clock.Now})
 	if err != nil {

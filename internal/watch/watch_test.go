@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbalance/engagelab-monitor/internal/clocktest"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
@@ -23,24 +25,6 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/watch"
 )
 
-// clock is a clock the test sets.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is the monitor's parts over a fresh database: the config, an evaluator to feed polls
 // through (so snapshots, ledger, alerts and outbox rows are what production writes) and a
 // delivery worker to send what they queue.
@@ -48,7 +32,7 @@ type env struct {
 	cfg   *config.Config
 	st    *store.Store
 	ev    *evaluate.Evaluator
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func setup(t *testing.T, doc string, vars map[string]string, now time.Time) *env {
@@ -66,7 +50,7 @@ func setup(t *testing.T, doc string, vars map[string]string, now time.Time) *env
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: now}
+	c := clocktest.New(now)
 	ev, err := evaluate.New(evaluate.Config{Store: st, Apps: cfg.Apps, Notifiers: cfg.Notifiers, AppIDs: ids, Clock: c.Now})
 	if err != nil {
 		t.Fatal(err)

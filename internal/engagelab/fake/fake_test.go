@@ -7,35 +7,23 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsbalance/engagelab-monitor/internal/clocktest"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 )
 
-// clock is a settable clock for the fake.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is a settable clock for the fake, moved relative to start.
+type clock struct{ *clocktest.Clock }
 
 var start = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-func newClock() *clock { return &clock{now: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func newClock() *clock { return &clock{clocktest.New(start)} }
 
 // At sets the clock to start + d.
-func (c *clock) At(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = start.Add(d)
-}
+func (c *clock) At(d time.Duration) { c.Set(start.Add(d)) }
 
 // serve starts the fake for a YAML scenario on a settable clock.
 func serve(t *testing.T, scenario string) (*httptest.Server, *fake.Server, *clock) {
