@@ -347,12 +347,7 @@ func (w *Worker) groups(ctx context.Context, ds []store.Delivery) []job {
 
 // deliver sends one claimed row, or a group of them as one message, and records the outcome.
 func (w *Worker) deliver(ctx context.Context, job []store.Delivery) {
-	var out store.Outcome
-	if len(job) == 1 {
-		out = w.send(ctx, job[0])
-	} else {
-		out = w.sendGroup(ctx, job)
-	}
+	out := w.send(ctx, job)
 	at := w.cfg.Clock()
 	recs := make([]store.Recorded, len(job))
 	for i, d := range job {
@@ -486,79 +481,49 @@ func (w *Worker) mayTakeOver() bool {
 	return w.cutOff.IsZero() || time.Since(w.cutOff) > w.cfg.Lease
 }
 
-func (w *Worker) send(ctx context.Context, d store.Delivery) store.Outcome {
-	now := w.cfg.Clock()
+// send makes one attempt at a job, a row or a group of rows sent as one message
+// (notify.Group), logs and counts it, and returns the outcome the job's rows share.
+func (w *Worker) send(ctx context.Context, job []store.Delivery) store.Outcome {
+	d := job[0]
 	log := w.cfg.Logger.With("app", d.App, "notifier", d.Notifier, "event", d.EventID, "type", d.Type, "attempt", d.Attempts+1)
-	out := w.attempt(ctx, d, now)
+	what := "notification"
+	if len(job) > 1 {
+		apps := make([]string, len(job))
+		for i, r := range job {
+			apps[i] = r.App
+		}
+		log = w.cfg.Logger.With("apps", apps, "notifier", d.Notifier, "event", notify.GroupID(eventIDs(job)), "type", d.Type, "attempt", maxAttempts(job)+1)
+		what = "grouped notification"
+	}
+	out := w.attempt(ctx, job, w.cfg.Clock())
 	switch out.Status {
 	case store.Delivered:
-		log.Info("notification delivered")
+		log.Info(what + " delivered")
 	case store.Retry:
-		log.Warn("notification not delivered; will retry", "next_attempt", out.NextAttempt, "error", out.Error)
+		log.Warn(what+" not delivered; will retry", "next_attempt", out.NextAttempt, "error", out.Error)
 	case store.Dead:
-		log.Error("notification is dead: it will not be sent", "error", out.Error)
+		log.Error(what+" is dead: it will not be sent", "error", out.Error)
 	case store.Dropped:
 		log.Info("reminder dropped: a newer event of the same alert follows it")
 	}
 	if w.cfg.Observer != nil {
-		w.cfg.Observer.ObserveDelivery(d.Notifier, string(out.Status))
-	}
-	return out
-}
-
-// sendGroup sends rows of several apps as one grouped message (notify.Group) and returns the
-// outcome all of them share. Each row's max_age still applies: the group is as old as its
-// oldest row.
-func (w *Worker) sendGroup(ctx context.Context, rows []store.Delivery) store.Outcome {
-	now := w.cfg.Clock()
-	attempts, oldest := 0, rows[0].CreatedAt
-	apps := make([]string, len(rows))
-	events := make([]notify.Event, 0, len(rows))
-	for i, d := range rows {
-		attempts, apps[i] = max(attempts, d.Attempts), d.App
-		if d.CreatedAt.Before(oldest) {
-			oldest = d.CreatedAt
-		}
-		var e notify.Event
-		if err := json.Unmarshal(d.Payload, &e); err != nil {
-			return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
-		}
-		events = append(events, e)
-	}
-	grouped := notify.Group(events)
-	log := w.cfg.Logger.With("apps", apps, "notifier", rows[0].Notifier, "event", grouped.ID, "type", grouped.Type,
-		"rule", grouped.Rule, "attempt", attempts+1)
-	out := func() store.Outcome {
-		if now.Sub(oldest) > w.cfg.MaxAge {
-			return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
-		}
-		n, ok := (*w.notifiers.Load())[rows[0].Notifier]
-		if !ok {
-			return store.Outcome{Status: store.Retry, Unsent: true, NextAttempt: now.Add(time.Minute),
-				Error: fmt.Sprintf("notifier %q is not configured in this process", rows[0].Notifier)}
-		}
-		sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
-		defer cancel()
-		return w.outcome(n.Notify(sctx, grouped), attempts, oldest)
-	}()
-	switch out.Status {
-	case store.Delivered:
-		log.Info("grouped notification delivered")
-	case store.Retry:
-		log.Warn("grouped notification not delivered; will retry", "next_attempt", out.NextAttempt, "error", out.Error)
-	case store.Dead:
-		log.Error("grouped notification is dead: it will not be sent", "error", out.Error)
-	}
-	if w.cfg.Observer != nil {
-		for _, d := range rows {
-			w.cfg.Observer.ObserveDelivery(d.Notifier, string(out.Status))
+		for _, r := range job {
+			w.cfg.Observer.ObserveDelivery(r.Notifier, string(out.Status))
 		}
 	}
 	return out
 }
 
-func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) store.Outcome {
-	if now.Sub(d.CreatedAt) > w.cfg.MaxAge {
+// attempt sends a job once. A group is as old as its oldest row (max_age) and as often tried
+// as its most tried one (backoff).
+func (w *Worker) attempt(ctx context.Context, job []store.Delivery, now time.Time) store.Outcome {
+	d, oldest, attempts := job[0], job[0].CreatedAt, maxAttempts(job)
+	for _, r := range job[1:] {
+		if r.CreatedAt.Before(oldest) {
+			oldest = r.CreatedAt
+		}
+	}
+	if now.Sub(oldest) > w.cfg.MaxAge {
 		return store.Outcome{Status: store.Dead, Unsent: true, Error: fmt.Sprintf("not delivered within delivery.max_age (%s)", w.cfg.MaxAge)}
 	}
 	n, ok := (*w.notifiers.Load())[d.Notifier]
@@ -568,17 +533,40 @@ func (w *Worker) attempt(ctx context.Context, d store.Delivery, now time.Time) s
 		return store.Outcome{Status: store.Retry, Unsent: true, NextAttempt: now.Add(time.Minute),
 			Error: fmt.Sprintf("notifier %q is not configured in this process", d.Notifier)}
 	}
-	if d.Type == notify.TypeReminder && d.Superseded {
+	if len(job) == 1 && d.Type == notify.TypeReminder && d.Superseded {
 		return store.Outcome{Status: store.Dropped}
 	}
-	var e notify.Event
-	if err := json.Unmarshal(d.Payload, &e); err != nil {
-		return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
+	events := make([]notify.Event, len(job))
+	for i, r := range job {
+		if err := json.Unmarshal(r.Payload, &events[i]); err != nil {
+			return store.Outcome{Status: store.Dead, Unsent: true, Error: "stored event is not valid JSON: " + err.Error()}
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
-	err := w.notify(sctx, n, d, e)
-	cancel()
-	return w.outcome(err, d.Attempts, d.CreatedAt)
+	defer cancel()
+	var err error
+	if len(job) == 1 {
+		err = w.notify(sctx, n, d, events[0])
+	} else {
+		err = n.Notify(sctx, notify.Group(events)) // a group is no app's episode: no thread
+	}
+	return w.outcome(err, attempts, oldest)
+}
+
+func eventIDs(job []store.Delivery) []string {
+	ids := make([]string, len(job))
+	for i, r := range job {
+		ids[i] = r.EventID
+	}
+	return ids
+}
+
+func maxAttempts(job []store.Delivery) int {
+	n := 0
+	for _, r := range job {
+		n = max(n, r.Attempts)
+	}
+	return n
 }
 
 // outcome classifies the answer to an attempt: delivered, dead at once for a permanent

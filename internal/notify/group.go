@@ -29,9 +29,12 @@ func Group(events []Event) Event {
 	events = slices.Clone(events)
 	slices.SortStableFunc(events, func(a, b Event) int { return strings.Compare(a.App, b.App) })
 	first := events[0]
-	earliest := slices.MinFunc(events, func(a, b Event) int { return strings.Compare(a.ID, b.ID) })
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
 	g := Event{
-		ID:       "evt_grp_" + strings.TrimPrefix(earliest.ID, "evt_"),
+		ID:       GroupID(ids),
 		Type:     first.Type,
 		Alert:    first.Alert,
 		Rule:     first.Rule,
@@ -115,4 +118,10 @@ func appList(apps []string) string {
 		return strings.Join(apps, ", ")
 	}
 	return strings.Join(apps[:namesShown], ", ") + fmt.Sprintf(", … and %d more", len(apps)-namesShown)
+}
+
+// GroupID is the id (and webhook-id) of the grouped message of these events: "evt_grp_" and
+// the earliest one's ULID, whatever their order.
+func GroupID(eventIDs []string) string {
+	return "evt_grp_" + strings.TrimPrefix(slices.Min(eventIDs), "evt_")
 }
