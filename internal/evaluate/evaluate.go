@@ -177,7 +177,22 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		now = obs.At
 	}
 	var records []store.EventRecord
-	err := e.cfg.Store.WithAppLock(ctx, e.cfg.AppIDs[app.Name], func(ctx context.Context, tx *store.AppTx) error {
+	lock := e.cfg.Store.WithAppLock
+	if obs != nil {
+		// A poll's result joins those of other polls finishing meanwhile in one transaction,
+		// with the spend history ledger() asks for first read ahead with the locks.
+		var q *store.SpendQuery
+		if obs.Snapshot != nil {
+			q = &store.SpendQuery{Now: obs.Snapshot.PolledAt, Window: app.Drain.Window, Day: DayStart(obs.Snapshot.PolledAt, app.SpendDay)}
+		}
+		lock = func(ctx context.Context, id int64, fn func(context.Context, *store.AppTx) error) error {
+			if q != nil {
+				q.AppID = id
+			}
+			return e.cfg.Store.WithAppLockGrouped(ctx, id, q, fn)
+		}
+	}
+	err := lock(ctx, e.cfg.AppIDs[app.Name], func(ctx context.Context, tx *store.AppTx) error {
 		records = nil
 		prev := tx.State()
 		// A poll older than the newest one evaluated lost the race to the lock (two polls ran at

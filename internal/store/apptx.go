@@ -54,12 +54,20 @@ type AppTx struct {
 	latest *balance.Snapshot // the newest stored snapshot, read with the lock
 	queued bool              // an outbox row was written: wake the delivery workers at commit
 
-	// Writes wait in a batch sent once, before commit: a poll costs three round trips (lock
-	// and read, spend inputs, writes) whatever it changed. Their errors surface at the end.
+	// Writes wait to be sent once, with those of the other apps of the group and the COMMIT.
+	// The common ones (snapshots, ledger entries, the app_state row) are kept as rows and
+	// written by one set-based statement each for the whole group; the rare ones (events,
+	// alert state, failures) as statements. Their errors surface at the end.
 	writes   pgx.Batch
+	snaps    []balance.Snapshot
+	books    []LedgerEntry
 	inserted *balance.Snapshot // the snapshot this unit of work stores, when it is the newest
 	dirty    bool              // the app_state row changed
 	polled   *pollMark         // the newest evaluated poll, when this unit of work made one
+
+	found    bool          // the app's state row was there to lock
+	spendQ   *SpendQuery   // what was read ahead of fn with the locks, when asked
+	spendPre *spend.Inputs // its answer
 }
 
 type pollMark struct {
@@ -71,56 +79,15 @@ type pollMark struct {
 // app never interleave, across processes too. fn may be run again if the transaction has to
 // be retried, so it must not have effects outside the AppTx.
 //
-// BEGIN goes out with the first reads and COMMIT with the writes, so a poll costs three round
-// trips (lock and read, spend inputs, writes and commit) rather than five.
+// BEGIN goes out with the first reads and COMMIT with the writes, so a unit of work costs two
+// round trips (lock and read, writes and commit) plus one per read fn makes.
 func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Context, *AppTx) error) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
+	u := &unit{appID: appID, fn: fn}
+	if err := s.runGroup(ctx, []*unit{u}); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	// A unit of work that fails leaves its transaction open (or aborted): Release then closes
-	// the connection rather than pooling it, which ends the transaction and its lock.
-	defer conn.Release()
-	err = func() error {
-		t := &AppTx{tx: conn, appID: appID}
-		var lastSuccess, silencedUntil, lastPolled, polledAt *time.Time
-		var currency *string
-		var bal, gift, total decimal.NullDecimal
-		st := &t.state
-		b := &pgx.Batch{}
-		b.Queue(`BEGIN`)
-		b.Queue(`
-			SELECT s.consecutive_failures, s.last_success_at, s.silenced_until, s.silence_reason, s.last_polled_at,
-				s.latest_polled_at, s.latest_currency, s.latest_balance, s.latest_gift_balance, s.latest_total_balance
-			FROM app_state s
-			WHERE s.app_id = $1 FOR UPDATE OF s`, appID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&st.Alerts.ConsecutiveFailures, &lastSuccess, &silencedUntil, &st.SilenceReason, &lastPolled,
-				&polledAt, &currency, &bal, &gift, &total)
-		})
-		b.Queue(`SELECT alert, rule, severity, since, level_since, last_sent_at, sent_rule, sent_severity
-			FROM alert_state WHERE app_id = $1`, appID).
-			Query(func(rows pgx.Rows) error { return t.loadAlerts(rows) })
-		b.Queue(`SELECT alert, changes, flapping_since, rule, severity, since FROM alert_flaps WHERE app_id = $1`, appID).
-			Query(func(rows pgx.Rows) error { return t.loadFlaps(rows) })
-		err := conn.SendBatch(ctx, b).Close()
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("app %d has no state row: %w", appID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("lock app state: %w", err)
-		}
-		st.Alerts.LastSuccessAt, st.Alerts.SilencedUntil, st.LastPolledAt = deref(lastSuccess), deref(silencedUntil), deref(lastPolled)
-		if polledAt != nil {
-			t.latest = &balance.Snapshot{PolledAt: polledAt.UTC(), Currency: *currency,
-				Balance: bal.Decimal, GiftBalance: gift.Decimal, TotalBalance: total.Decimal}
-		}
-		if err := fn(ctx, t); err != nil {
-			return err
-		}
-		return t.flush(ctx)
-	}()
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
+	if u.err != nil {
+		return fmt.Errorf("store: %w", u.err)
 	}
 	return nil
 }
@@ -135,48 +102,6 @@ type txConn interface {
 // State is the app's state as read under the lock.
 func (t *AppTx) State() AppState { return t.state }
 
-func (t *AppTx) loadAlerts(rows pgx.Rows) error {
-	var kind, sev, sentSev string
-	var a alert.AlertState
-	_, err := pgx.ForEachRow(rows, []any{&kind, &a.Level.Rule, &sev, &a.Since, &a.LevelSince, &a.LastSentAt, &a.Sent.Rule, &sentSev}, func() error {
-		a.Level.Severity, a.Sent.Severity = alert.Severity(sev), alert.Severity(sentSev)
-		t.state.Alerts.Set(alert.Kind(kind), a)
-		return nil
-	})
-	return err
-}
-
-// flush sends the waiting writes, then the app_state row, then the wake-up, in one round trip.
-func (t *AppTx) flush(ctx context.Context) error {
-	if t.dirty || t.polled != nil {
-		st := t.state.Alerts
-		var polledAt *time.Time
-		var failure []byte
-		if t.polled != nil {
-			polledAt, failure = &t.polled.at, t.polled.failure
-		}
-		t.writes.Queue(`
-			UPDATE app_state SET consecutive_failures = $2, last_success_at = $3, silenced_until = $4,
-				silence_reason = $5,
-				last_polled_at = CASE WHEN $6::timestamptz IS NULL THEN last_polled_at ELSE $6 END,
-				last_failure = CASE WHEN $6::timestamptz IS NULL THEN last_failure ELSE $7::jsonb END,
-				updated_at = now()
-			WHERE app_id = $1`,
-			t.appID, st.ConsecutiveFailures, nullTime(st.LastSuccessAt), nullTime(st.SilencedUntil), t.state.SilenceReason,
-			polledAt, failure)
-	}
-	if t.queued {
-		// Wakes delivery workers (of every replica) at commit, without waiting for their next poll.
-		t.writes.Queue(`SELECT pg_notify('engagelab_outbox', '')`)
-	}
-	// A timer tick that changed nothing writes nothing: the COMMIT goes alone.
-	t.writes.Queue(`COMMIT`)
-	if err := t.tx.SendBatch(ctx, &t.writes).Close(); err != nil {
-		return fmt.Errorf("write app %d: %w", t.appID, err)
-	}
-	return nil
-}
-
 // InsertSnapshot stores a successful poll and folds it into its hourly roll-up. Amounts that
 // NUMERIC(20,4) would round or refuse are an error: money is stored exactly or not at all.
 func (t *AppTx) InsertSnapshot(_ context.Context, snap balance.Snapshot) error {
@@ -185,29 +110,7 @@ func (t *AppTx) InsertSnapshot(_ context.Context, snap balance.Snapshot) error {
 			return err
 		}
 	}
-	at := snap.PolledAt.UTC()
-	t.writes.Queue(`
-		WITH ins AS (
-			INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
-			VALUES ($1, $2, $3, $4, $5, $6)
-		)
-		INSERT INTO balance_rollups_1h AS r (app_id, bucket, first_at, last_at,
-			first_balance, last_balance, min_balance, max_balance,
-			first_total, last_total, min_total, max_total, snapshots)
-		VALUES ($1, date_trunc('hour', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $2, $4, $4, $4, $4, $6, $6, $6, $6, 1)
-		ON CONFLICT (app_id, bucket) DO UPDATE SET
-			first_balance = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_balance ELSE r.first_balance END,
-			first_total   = CASE WHEN excluded.first_at < r.first_at THEN excluded.first_total ELSE r.first_total END,
-			last_balance  = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_balance ELSE r.last_balance END,
-			last_total    = CASE WHEN excluded.last_at >= r.last_at THEN excluded.last_total ELSE r.last_total END,
-			first_at      = LEAST(r.first_at, excluded.first_at),
-			last_at       = GREATEST(r.last_at, excluded.last_at),
-			min_balance   = LEAST(r.min_balance, excluded.min_balance),
-			max_balance   = GREATEST(r.max_balance, excluded.max_balance),
-			min_total     = LEAST(r.min_total, excluded.min_total),
-			max_total     = GREATEST(r.max_total, excluded.max_total),
-			snapshots     = r.snapshots + 1`,
-		t.appID, at, snap.Currency, snap.Balance, snap.GiftBalance, snap.TotalBalance)
+	t.snaps = append(t.snaps, snap)
 	if t.latest == nil || !snap.PolledAt.Before(t.latest.PolledAt) {
 		s := snap
 		t.latest, t.inserted = &s, &s
@@ -227,30 +130,20 @@ type LedgerEntry struct {
 // Entries must be booked in time order: the evaluator books only snapshots newer than every
 // one before, so the ledger is one unbroken chain of totals.
 func (t *AppTx) Book(_ context.Context, e LedgerEntry) error {
-	at := e.At.UTC()
-	d := e.Delta
-	t.writes.Queue(`
-		WITH totals AS (
-			UPDATE app_state SET spent_total = spent_total + $5, topped_up_total = topped_up_total + $7,
-				gift_expired_total = gift_expired_total + $6,
-				last_topup_at = CASE WHEN $7 > 0 THEN $2 ELSE last_topup_at END,
-				last_topup_amount = CASE WHEN $7 > 0 THEN $7 ELSE last_topup_amount END
-			WHERE app_id = $1
-		)
-		INSERT INTO spend_ledger_1h AS l (app_id, bucket, first_at, last_at, first_total, last_total, spent, topped_up, gift_expired)
-		VALUES ($1, date_trunc('hour', $2::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $2, $3, $4, $5, $7, $6)
-		ON CONFLICT (app_id, bucket) DO UPDATE SET
-			last_at = excluded.last_at, last_total = excluded.last_total,
-			spent = l.spent + excluded.spent, topped_up = l.topped_up + excluded.topped_up,
-			gift_expired = l.gift_expired + excluded.gift_expired`,
-		t.appID, at, e.Opening, e.Closing, d.Spent, d.GiftExpired, d.ToppedUp)
+	t.books = append(t.books, e)
 	return nil
 }
 
 // SpendInputs reads what spend.Compute needs as of now: the trailing week of the ledger and
 // the trailing window of snapshots.
 func (t *AppTx) SpendInputs(ctx context.Context, now time.Time, window time.Duration, day time.Time) (spend.Inputs, error) {
-	in, err := spendInputs(ctx, t.tx, t.appID, now, window, day)
+	var in spend.Inputs
+	var err error
+	if q := t.spendQ; q != nil && t.spendPre != nil && q.Now.Equal(now) && q.Window == window && q.Day.Equal(day) {
+		in, t.spendPre = *t.spendPre, nil // read ahead with the lock; taken once
+	} else {
+		in, err = spendInputs(ctx, t.tx, t.appID, now, window, day)
+	}
 	if err != nil || t.inserted == nil {
 		return in, err
 	}
@@ -442,22 +335,6 @@ func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules 
 		return nil, fmt.Errorf("find apps due for a tick: %w", err)
 	}
 	return due, nil
-}
-
-func (t *AppTx) loadFlaps(rows pgx.Rows) error {
-	t.flaps = alert.Flaps{}
-	var kind, rule, sev string
-	var changes []time.Time
-	var flapping, since *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&kind, &changes, &flapping, &rule, &sev, &since}, func() error {
-		f := alert.Flap{FlappingSince: deref(flapping), Level: alert.Level{Rule: rule, Severity: alert.Severity(sev)}, Since: deref(since)}
-		for _, c := range changes {
-			f.Changes = append(f.Changes, c.UTC())
-		}
-		t.flaps[alert.Kind(kind)] = f
-		return nil
-	})
-	return err
 }
 
 // Flaps are the app's flap histories as read under the lock (alert.Damp's input).

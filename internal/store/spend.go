@@ -51,22 +51,67 @@ func (s *Store) SpendInputsMany(ctx context.Context, qs []SpendQuery) ([]spend.I
 
 func (s *Store) spendInputsChunk(ctx context.Context, qs []SpendQuery) ([]spend.Inputs, error) {
 	out := make([]spend.Inputs, len(qs))
+	b := &pgx.Batch{}
+	queueSpendMany(b, qs, out)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return out, openingSnapshots(ctx, s.pool, out, spendAppIDs(qs))
+}
+
+func spendAppIDs(qs []SpendQuery) []int64 {
 	ids := make([]int64, len(qs))
+	for i, q := range qs {
+		ids[i] = q.AppID
+	}
+	return ids
+}
+
+// queueSpendMany queues three set-based reads that fill out[i] with the inputs of qs[i] when
+// the batch is sent, except the snapshot before a window older than a week
+// (openingSnapshots reads those after).
+func queueSpendMany(b *pgx.Batch, qs []SpendQuery, out []spend.Inputs) {
+	ids := spendAppIDs(qs)
 	hoursFrom, since, now := make([]time.Time, len(qs)), make([]time.Time, len(qs)), make([]time.Time, len(qs))
 	for i, q := range qs {
 		out[i] = spend.Inputs{Now: q.Now, Window: q.Window, Day: q.Day}
-		ids[i], hoursFrom[i], since[i], now[i] = q.AppID, spend.HoursSince(q.Now, q.Window).UTC(), spend.RecentSince(q.Now, q.Window).UTC(), q.Now.UTC()
+		hoursFrom[i], since[i], now[i] = spend.HoursSince(q.Now, q.Window).UTC(), spend.RecentSince(q.Now, q.Window).UTC(), q.Now.UTC()
 	}
-	b := &pgx.Batch{}
+	var i int64
 	b.Queue(`
 		SELECT q.i, st.first_polled_at
-		FROM unnest($1::bigint[]) WITH ORDINALITY AS q(id, i) LEFT JOIN app_state st ON st.app_id = q.id`, ids)
+		FROM unnest($1::bigint[]) WITH ORDINALITY AS q(id, i) LEFT JOIN app_state st ON st.app_id = q.id`, ids).
+		Query(func(rows pgx.Rows) error {
+			var first *time.Time
+			_, err := pgx.ForEachRow(rows, []any{&i, &first}, func() error {
+				if first != nil {
+					out[i-1].FirstAt = first.UTC()
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read spend history: %w", err)
+			}
+			return nil
+		})
 	b.Queue(`
 		SELECT q.i, l.bucket, l.spent
 		FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS q(id, lo, hi, i)
 		JOIN LATERAL (SELECT bucket, spent FROM spend_ledger_1h
 		              WHERE app_id = q.id AND bucket >= q.lo AND bucket <= q.hi) l ON true
-		ORDER BY q.i, l.bucket`, ids, hoursFrom, now)
+		ORDER BY q.i, l.bucket`, ids, hoursFrom, now).
+		Query(func(rows pgx.Rows) error {
+			var h spend.Hour
+			_, err := pgx.ForEachRow(rows, []any{&i, &h.Bucket, &h.Spent}, func() error {
+				h.Bucket = h.Bucket.UTC()
+				out[i-1].Hours = append(out[i-1].Hours, h)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read spend ledger: %w", err)
+			}
+			return nil
+		})
 	// The snapshot just before the window is looked for in the week before it only, so that
 	// the query reads two or three weekly partitions rather than every one; an app with no
 	// snapshot there has it read by openingSnapshots.
@@ -80,42 +125,19 @@ func (s *Store) spendInputsChunk(ctx context.Context, qs []SpendQuery) ([]spend.
 			UNION ALL
 			(SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
 			 WHERE app_id = q.id AND polled_at > q.since AND polled_at <= q.now)) r ON true
-		ORDER BY q.i, r.polled_at`, ids, since, now, SnapshotPartitionSpan)
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-	var i int64
-	var first *time.Time
-	rows, _ := br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&i, &first}, func() error {
-		if first != nil {
-			out[i-1].FirstAt = first.UTC()
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read spend history: %w", err)
-	}
-	var h spend.Hour
-	rows, _ = br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&i, &h.Bucket, &h.Spent}, func() error {
-		h.Bucket = h.Bucket.UTC()
-		out[i-1].Hours = append(out[i-1].Hours, h)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read spend ledger: %w", err)
-	}
-	var sn balance.Snapshot
-	rows, _ = br.Query()
-	if _, err := pgx.ForEachRow(rows, []any{&i, &sn.PolledAt, &sn.Currency, &sn.Balance, &sn.GiftBalance, &sn.TotalBalance}, func() error {
-		sn.PolledAt = sn.PolledAt.UTC()
-		out[i-1].Recent = append(out[i-1].Recent, sn)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read recent snapshots: %w", err)
-	}
-	if err := br.Close(); err != nil {
-		return nil, err
-	}
-	return out, openingSnapshots(ctx, s.pool, out, ids)
+		ORDER BY q.i, r.polled_at`, ids, since, now, SnapshotPartitionSpan).
+		Query(func(rows pgx.Rows) error {
+			var sn balance.Snapshot
+			_, err := pgx.ForEachRow(rows, []any{&i, &sn.PolledAt, &sn.Currency, &sn.Balance, &sn.GiftBalance, &sn.TotalBalance}, func() error {
+				sn.PolledAt = sn.PolledAt.UTC()
+				out[i-1].Recent = append(out[i-1].Recent, sn)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read recent snapshots: %w", err)
+			}
+			return nil
+		})
 }
 
 // spendInputs reads, in one round trip (two for an app whose snapshot before the window is

@@ -43,6 +43,7 @@ func CheckURL(dbURL string) error {
 type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	group  committer // polls written together (WithAppLockGrouped)
 }
 
 // Open parses url, connects and pings. The error never contains the URL's password.
