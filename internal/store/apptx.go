@@ -41,13 +41,13 @@ type EventRecord struct {
 	GroupWait time.Duration
 }
 
-// AppTx is a unit of work on one app, under the lock of its state row. Each write is one
-// statement, and the writes are sent together just before commit; reads see the database as
-// it was when the lock was taken (and SpendInputs the snapshot being written, too).
-// Everything done through it commits together when the function given to WithAppLock
-// returns nil, or not at all.
+// AppTx is a unit of work on one app, under the lock of its state row. Its writes are sent
+// together just before commit (with those of the other apps of its group, see group.go);
+// reads see the database as it was when the lock was taken (and SpendInputs the snapshot
+// being written, too). Everything done through it commits together when the function given
+// to WithAppLock returns nil, or not at all.
 type AppTx struct {
-	tx     txConn // a pooled connection inside a transaction this unit of work began
+	tx     txConn // a pooled connection inside the transaction that holds the lock
 	appID  int64
 	state  AppState
 	flaps  alert.Flaps       // the alerts' flap histories, read with the lock
