@@ -148,7 +148,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	sched := poller.NewScheduler(poller.SchedulerConfig{
 		Poller: a.Poller, Timers: a.Evaluator, Slots: a.Store, Apps: cfg.Apps,
-		MaxConcurrency: cfg.EngageLab.MaxConcurrency, TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter,
+		MaxConcurrency: poller.InFlight(cfg.EngageLab.MaxConcurrency), TickEvery: s.opts.TickEvery, MaxJitter: s.opts.MaxJitter,
 		Clock: s.opts.Clock, Logger: log.With("component", "scheduler"), Polled: s.opts.Polled,
 	})
 	pruner, err := retention.New(retention.Config{Store: a.Store, Snapshots: cfg.Retention.Snapshots, Events: cfg.Retention.Events,

@@ -144,7 +144,7 @@ func (a *App) judge(cfg *config.Config, apps []config.App, ids map[string]int64)
 		Client: engagelab.New(cfg.EngageLab.BaseURL, engagelab.WithSMSBaseURL(cfg.EngageLab.SMSBaseURL),
 			engagelab.WithMaxConcurrency(cfg.EngageLab.MaxConcurrency), engagelab.WithLogger(log.With("component", "engagelab"))),
 		Evaluator: ev, Apps: apps, Timeout: cfg.EngageLab.Timeout, Clock: ev.Now,
-		Logger: log.With("component", "poller"), Observer: a.Metrics,
+		Logger: log.With("component", "poller"), Observer: a.Metrics, MaxConcurrency: cfg.EngageLab.MaxConcurrency,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -176,12 +176,13 @@ var ErrUnknownApp = errors.New("unknown app")
 // Close closes the database.
 func (a *App) Close() { a.Store.Close() }
 
-// PollOnce polls every app of this App now, bounded by engagelab.max_concurrency, and then
+// PollOnce polls every app of this App now, bounded by engagelab.max_concurrency requests to
+// EngageLab at once (and poller.InFlight polls, storing included), and then
 // delivers what the polls caused for up to deliverTimeout. It returns the polls' results and
 // how many of their notifications are still pending.
 func (a *App) PollOnce(ctx context.Context, deliverTimeout time.Duration) ([]poller.Result, int, error) {
 	results := make([]poller.Result, len(a.apps))
-	sem := make(chan struct{}, a.Config.EngageLab.MaxConcurrency)
+	sem := make(chan struct{}, poller.InFlight(a.Config.EngageLab.MaxConcurrency))
 	var wg sync.WaitGroup
 	for i, app := range a.apps {
 		sem <- struct{}{} // before the goroutine: 10,000 waiting goroutines cost more memory than the polls

@@ -43,12 +43,22 @@ type Config struct {
 	Clock     func() time.Time // default time.Now; the evaluator's, so times agree to the microsecond
 	Logger    *slog.Logger
 	Observer  Observer // optional
+	// MaxConcurrency is how many requests to EngageLab are in flight at once (default 16). A
+	// poll waiting for its result to be stored holds none: see InFlight.
+	MaxConcurrency int
 }
+
+// InFlight is how many polls a caller should run at once for maxConcurrency requests to
+// EngageLab: four times as many, so that while the polls of one group commit wait for the
+// database the next requests go out, and the polls finishing meanwhile make the next group
+// larger (fewer statements per poll; measured at 10,000 apps: half the database's CPU).
+func InFlight(maxConcurrency int) int { return 4 * max(maxConcurrency, 1) }
 
 // Poller polls apps. It is safe for concurrent use.
 type Poller struct {
-	cfg  Config
-	apps map[string]*config.App // into cfg.Apps: a copy per app would be 10,000 copies
+	cfg      Config
+	apps     map[string]*config.App // into cfg.Apps: a copy per app would be 10,000 copies
+	upstream chan struct{}          // a place per request to EngageLab in flight
 
 	// failing is each failing app's failure as last logged ("auth_failed/401/2001"), so a
 	// revoked key logs one WARN line when it starts failing (or fails differently) and one INFO
@@ -69,7 +79,9 @@ func New(c Config) (*Poller, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller{cfg: c, apps: make(map[string]*config.App, len(c.Apps)), failing: map[string]string{}}
+	c.MaxConcurrency = cmp.Or(max(c.MaxConcurrency, 0), 16)
+	p := &Poller{cfg: c, apps: make(map[string]*config.App, len(c.Apps)), failing: map[string]string{},
+		upstream: make(chan struct{}, c.MaxConcurrency)}
 	for i := range c.Apps {
 		p.apps[c.Apps[i].Name] = &c.Apps[i]
 	}
@@ -92,10 +104,16 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 	if !ok {
 		return Result{App: name, Err: fmt.Errorf("poll %s: no such app in the configuration", name)}
 	}
+	select {
+	case p.upstream <- struct{}{}:
+	case <-ctx.Done():
+		return Result{App: name, Err: fmt.Errorf("poll %s: %w", name, ctx.Err())}
+	}
 	start := p.cfg.Clock()
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	bal, err := p.cfg.Client.Balance(pctx, app.Product, app.DevKey, app.DevSecret.Reveal())
 	cancel()
+	<-p.upstream
 	at := p.cfg.Clock()
 	res := Result{App: name, Took: at.Sub(start)}
 	log := p.cfg.Logger.With("app", name)

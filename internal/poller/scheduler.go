@@ -34,7 +34,7 @@ type SchedulerConfig struct {
 	Poller         *Poller
 	Timers         Timers
 	Apps           []config.App
-	MaxConcurrency int           // polls in flight at once; default 16
+	MaxConcurrency int           // polls in flight at once, storing included (poller.InFlight); default 16
 	TickEvery      time.Duration // timer evaluation (reminders, staleness, silences); default 15s
 	MaxJitter      time.Duration // upper bound of the random delay before a scheduled poll; default 2s
 	// Slots makes replicas poll each scheduled slot once; nil polls every slot.
