@@ -10,7 +10,10 @@ import (
 )
 
 // SnapshotPartitionSpan is the span of one partition of balance_snapshots: a UTC week from
-// Monday 00:00 (migration 00008 says why a week).
+// Monday 00:00 (migration 00008 says why a week). Every partition, those made later included,
+// takes the parent's layout (migration 00014): polled_at, then app_id as an integer (so a row
+// pads to 64 bytes, not 72), currency and the three amounts, and an (app_id, polled_at) index
+// with fill factor 100.
 const SnapshotPartitionSpan = 7 * 24 * time.Hour
 
 // partitionAhead is how many weeks after now's have their partition ready: with the retention
@@ -131,9 +134,10 @@ func (s *Store) dropSnapshotPartitions(ctx context.Context, before time.Time, ba
 
 // PackSnapshotPartitions rebuilds, once, the index of every weekly partition whose week ended
 // before now, with its pages full. While a week is written, each app's index entries grow
-// at their own place in the index, so pages split in halves and stay about 70 % full (40 B
-// of index per snapshot); a week that is over takes no more rows in the normal course, so
-// full pages (28 B per snapshot) cost nothing later. The rebuild does not block polls or
+// at their own place in the index, so pages split in halves and stay about 70 % full (38 B
+// of index per snapshot; the fill factor of 100 fills only the pages that are split at the
+// index's end); a week that is over takes no more rows in the normal course, so full pages
+// (28 B per snapshot) cost nothing later. The rebuild does not block polls or
 // queries (REINDEX CONCURRENTLY); a rebuilt index is marked by its comment, so the next pass
 // leaves it alone, and the invalid copy a failed rebuild leaves behind is dropped. It returns
 // how many indexes it rebuilt.
@@ -164,8 +168,9 @@ func (s *Store) PackSnapshotPartitions(ctx context.Context, now time.Time) (int,
 			continue
 		}
 		// The index name comes from the catalog, quoted as needed (regclass::text).
-		steps := []string{`ALTER INDEX ` + ix.Name + ` SET (fillfactor = 100)`, `REINDEX INDEX CONCURRENTLY ` + ix.Name,
-			`COMMENT ON INDEX ` + ix.Name + ` IS '` + packedComment + `'`}
+		// Every partition's index has fill factor 100 (migration 00014), so the rebuild fills its
+		// pages.
+		steps := []string{`REINDEX INDEX CONCURRENTLY ` + ix.Name, `COMMENT ON INDEX ` + ix.Name + ` IS '` + packedComment + `'`}
 		if !ix.Valid {
 			steps = []string{`DROP INDEX ` + ix.Name}
 		}
@@ -182,5 +187,5 @@ func (s *Store) PackSnapshotPartitions(ctx context.Context, now time.Time) (int,
 }
 
 // packedComment marks a snapshot partition's index that PackSnapshotPartitions rebuilt (or
-// that migration 00008 built in bulk, which writes the same words).
+// that migrations 00008 and 00014 built in bulk, which write the same words).
 const packedComment = "packed: its week is over"

@@ -227,12 +227,15 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 }
 
 // EnsureApps makes sure every configured app has its row and state row and returns their ids,
-// in two statements whatever the number of apps.
+// in two statements whatever the number of apps. Only apps it does not have yet take an id
+// (an insert that meets a conflict spends one): snapshots refer to apps by an integer
+// (migration 00014), so ids must not grow with every start and reload.
 func (s *Store) EnsureApps(ctx context.Context, names []string) (map[string]int64, error) {
 	ids := make(map[string]int64, len(names))
 	rows, err := s.pool.Query(ctx, `
 		WITH names AS (SELECT DISTINCT unnest($1::text[]) AS name),
-		ins AS (INSERT INTO apps (name) SELECT name FROM names ON CONFLICT (name) DO NOTHING RETURNING id, name)
+		ins AS (INSERT INTO apps (name) SELECT name FROM names WHERE NOT EXISTS (SELECT 1 FROM apps a WHERE a.name = names.name)
+		        ON CONFLICT (name) DO NOTHING RETURNING id, name)
 		SELECT id, name FROM ins
 		UNION ALL SELECT a.id, a.name FROM apps a JOIN names USING (name)`, names)
 	if err != nil {
