@@ -1,15 +1,18 @@
 -- +goose Up
 
 -- A snapshot in fewer bytes, the same columns. Postgres pads each heap row to a multiple of 8
--- bytes: a row of (app_id bigint, polled_at, currency, 3 × NUMERIC) is a 24-byte header and
--- about 41 bytes of data, 65 bytes padded to 72. With app_id an integer after polled_at the
--- data is 37 bytes, the row 61, padded to 64: 8 bytes less per snapshot (76 to 68 on the page
--- with its line pointer), some 10 % of the table. The index on (app_id, polled_at) is as big
--- either way (its entries are padded to 24 bytes), but it is built with full pages: its
--- entries are appended in (app_id, polled_at) order, each app after its own latest, so a page
--- split leaves nothing behind that a later row could use, and free space kept in every page
--- would stay empty (store.PackSnapshotPartitions still rebuilds each week's index once when
--- the week is over, to pack what the splits left half full).
+-- bytes: a row of (app_id bigint, polled_at, currency, 3 × NUMERIC) is a 24-byte header, 20
+-- bytes of app, time and currency, and 3 bytes per amount plus 2 per group of four digits.
+-- Amounts such as 995.4567, 1.2500 and 996.7067 (or a balance above 10,000 without gift
+-- credit) make it 65 bytes, padded to 72. With app_id an integer after polled_at the same row
+-- is 61 bytes, padded to 64: 8 bytes less per snapshot (76 to 68 on the page with its line
+-- pointer). Rows with fewer digits fitted in 64 already; those with more still take 72.
+--
+-- The index on (app_id, polled_at) is as big either way (its entries are padded to 24 bytes),
+-- but it now has fill factor 100: each app's entries are appended after its own latest, so
+-- room kept free in the pages behind it would stay empty, and the pages split at the index's
+-- end are left full instead of 90 %. store.PackSnapshotPartitions still rebuilds each week's
+-- index once the week is over, to pack the pages that splits left half full.
 --
 -- An integer app_id holds ids up to 2,147,483,647; apps.id is a bigint that grows by one per
 -- new app (store.EnsureApps does not spend ids on apps it already has), and its sequence now
@@ -24,6 +27,11 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM apps WHERE id > 2147483647) THEN
         RAISE EXCEPTION 'apps.id above 2147483647: snapshots cannot refer to their app by an integer';
+    END IF;
+    -- Ids that earlier versions spent (each start took one per configured app) may have taken
+    -- the sequence past that; no app holds them, so it goes back to the largest id in use.
+    IF pg_sequence_last_value(pg_get_serial_sequence('apps', 'id')::regclass) > 2147483647 THEN
+        PERFORM setval(pg_get_serial_sequence('apps', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM apps;
     END IF;
 END
 $$;

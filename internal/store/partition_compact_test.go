@@ -72,6 +72,11 @@ func TestCompactSnapshotsMigrationKeepsEveryRow(t *testing.T) {
 	}
 	wantEnds := appStateEnds(t, st)
 	sizeBefore := rowSize(t, st)
+	// Restarts of earlier versions spent ids (one per configured app each) past what an integer
+	// holds, though no app has them.
+	if _, err := st.Pool().Exec(ctx, `SELECT setval(pg_get_serial_sequence('apps', 'id'), 3000000000)`); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := p.UpTo(ctx, 14); err != nil {
 		t.Fatal(err)
@@ -105,6 +110,11 @@ func TestCompactSnapshotsMigrationKeepsEveryRow(t *testing.T) {
 	if _, err := st.Pool().Exec(ctx, `INSERT INTO balance_snapshots (polled_at, app_id, currency, balance, gift_balance, total_balance)
 		VALUES ('2026-06-10T00:00:00Z', $1, 'USD', 1, 0, 1)`, ids["gamma"]+1000); err == nil {
 		t.Error("a snapshot of an app that does not exist was stored")
+	}
+
+	var next int64
+	if err := st.Pool().QueryRow(ctx, `INSERT INTO apps (name) VALUES ('delta') RETURNING id`).Scan(&next); err != nil || next != ids["gamma"]+1 {
+		t.Errorf("a new app got id %d (%v), want %d, the next after the largest in use", next, err, ids["gamma"]+1)
 	}
 
 	// Inserts still move each app's first and latest snapshot.
