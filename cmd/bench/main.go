@@ -31,7 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	conc := fs.Int("concurrency", 16, "engagelab.max_concurrency")
 	idle := fs.Duration("idle", time.Minute, "how long to watch the idle service")
 	out := fs.String("out", "BENCHMARKS.md", "where to write the report")
-	only := fs.String("only", "", "run only these phases, comma-separated: poll, roundtrips, ingest, history, serve (default all)")
+	only := fs.String("only", "", "run only these phases, comma-separated: poll, roundtrips, serve, history, storage, ingest (default all)")
 	fakeApps := fs.Int("fake", 0, "serve the fake upstream for this many apps instead (the benchmark starts itself so)")
 	if err := fs.Parse(args); err != nil {
 		return 2

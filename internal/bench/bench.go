@@ -101,6 +101,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"roundtrips", r.roundTrips},
 		{"serve", r.serve},
 		{"history", r.history},
+		{"storage", r.storage},
 		{"ingest", r.ingest},
 	} {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, phase.name) {

@@ -346,9 +346,88 @@ func (r *run) history(ctx context.Context) error {
 		FROM balance_snapshots s`).Scan(&size, &count, &tuple); err != nil {
 		return err
 	}
-	r.add(Figure{Name: "storage per snapshot", Value: size / float64(count), Unit: "B",
+	r.add(Figure{Name: "storage per snapshot, one app's year", Value: size / float64(count), Unit: "B",
+		Ceiling: tuple, CeilingWhat: "the heap tuple alone (`pg_column_size` of the row + 4 B line pointer)",
+		Note: fmt.Sprintf("`pg_total_relation_size` (heap, indexes, TOAST, every partition) / %s rows; each weekly partition's fixed pages (about 56 kB) shared by one app's 10,080 rows", thousands(int(count)))})
+	return nil
+}
+
+// storage measures what a snapshot costs at a fleet's shape: storageApps apps polled once a
+// minute for a whole week, written in time order as a running service writes them (every
+// app's rows interleaved), in two weekly partitions: one whose week is over (its index
+// packed, as the retention loop leaves every such week) and one still being written. A
+// 400-day history is 57 of the first and one of the second; the figure weighs them so.
+func (r *run) storage(ctx context.Context) error {
+	const storageApps, week = 100, 7 * 24 * 60
+	db, err := r.database(ctx, "bench_storage")
+	if err != nil {
+		return err
+	}
+	cfg, err := r.config("storage", db, "@every 1m", "", 1)
+	if err != nil {
+		return err
+	}
+	if _, _, err := r.monitor(ctx, "storage-migrate", "--config", cfg, "migrate"); err != nil {
+		return err
+	}
+	s, err := store.Open(ctx, db, r.log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	names := make([]string, storageApps)
+	for i := range names {
+		names[i] = appName(i)
+	}
+	if _, err := s.EnsureApps(ctx, names); err != nil {
+		return err
+	}
+	monday := func(t time.Time) time.Time {
+		d := t.UTC().Truncate(24 * time.Hour)
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+	}
+	over, open := monday(time.Now()).AddDate(0, 0, -14), monday(time.Now()).AddDate(0, 0, 7)
+	for _, w := range []time.Time{over, open} {
+		if _, err := s.Pool().Exec(ctx, `SELECT balance_snapshots_ensure_partition($1)`, w); err != nil {
+			return err
+		}
+		if _, err := s.Pool().Exec(ctx, `
+			INSERT INTO balance_snapshots (app_id, polled_at, currency, balance, gift_balance, total_balance)
+			SELECT a.id, $1::timestamptz + m * interval '1 minute', 'USD',
+			       1000 - ((m + a.id) % 1440) * 0.0101, 1.2500, 1001.2500 - ((m + a.id) % 1440) * 0.0101
+			FROM generate_series(0, $2 - 1) m CROSS JOIN apps a ORDER BY m, a.id`, w, week); err != nil {
+			return err
+		}
+	}
+	if _, err := s.PackSnapshotPartitions(ctx, time.Now()); err != nil {
+		return err
+	}
+	if _, err := s.Pool().Exec(ctx, `VACUUM ANALYZE balance_snapshots`); err != nil {
+		return err
+	}
+	perRow := func(w time.Time) (size, tuple float64, err error) {
+		name := "balance_snapshots_p" + w.Format("20060102")
+		var n int64
+		err = s.Pool().QueryRow(ctx, `SELECT pg_total_relation_size($1::regclass)::float8, count(*), avg(pg_column_size(s.*))::float8 + 4
+			FROM `+name+` s`, name).Scan(&size, &n, &tuple)
+		if err == nil && n != storageApps*week {
+			err = fmt.Errorf("%s holds %d rows, want %d", name, n, storageApps*week)
+		}
+		return size / float64(n), tuple, err
+	}
+	packed, tuple, err := perRow(over)
+	if err != nil {
+		return err
+	}
+	live, _, err := perRow(open)
+	if err != nil {
+		return err
+	}
+	const weeks = 58 // 400 days of retention: 57 weeks over and the one being written
+	r.add(Figure{Name: fmt.Sprintf("storage per snapshot, %d apps × 400 days", storageApps), Value: (packed*(weeks-1) + live) / weeks, Unit: "B",
 		Ceiling: tuple, CeilingWhat: "the heap tuple alone (`pg_column_size` of the row + 4 B line pointer)", Goal: 100, GoalText: "≤ 100 B",
-		Note: fmt.Sprintf("`pg_total_relation_size` (heap, indexes, TOAST, every partition) / %s rows", thousands(int(count)))})
+		Note: fmt.Sprintf("`pg_total_relation_size` of a weekly partition (heap, index, TOAST, free space and visibility maps) / its %s rows: "+
+			"%.1f B a week that is over (index packed), %.1f B the week being written, weighed 57 to 1", thousands(storageApps*week), packed, live)})
 	return nil
 }
 
