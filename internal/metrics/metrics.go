@@ -26,7 +26,7 @@ const scrapeTimeout = 5 * time.Second
 // scrape time (so replicas agree).
 type Metrics struct {
 	reg           *prometheus.Registry
-	polls         *prometheus.CounterVec
+	polls         *pollCounts
 	pollDuration  prometheus.Histogram
 	notifications *prometheus.CounterVec
 	collector     *storeCollector
@@ -57,11 +57,8 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 	})
 	buildInfo.Set(1)
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "engagelab_polls_total",
-			Help: "Balance polls by app and result (success or the failure kind).",
-		}, []string{"app", "result"}),
+		reg:   prometheus.NewRegistry(),
+		polls: newPollCounts(),
 		// One histogram for every app, as the metrics contract has it: one per app would be
 		// 10 series × 10,000 apps, and the largest part of the service's memory.
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -93,13 +90,13 @@ func New(st *store.Store, cfg *config.Config, opts ...Option) *Metrics {
 // SetConfig makes the metrics follow the apps of cfg (a reload): their thresholds, and the
 // gauges read from the store, which leave out apps no longer configured.
 func (m *Metrics) SetConfig(cfg *config.Config) {
-	apps := &appSet{byName: make(map[string]*config.App, len(cfg.Apps))} // into cfg.Apps, not 10,000 copies
+	apps := &appSet{names: make([]string, 0, len(cfg.Apps)), byName: make(map[string]*config.App, len(cfg.Apps))} // into cfg.Apps, not 10,000 copies
 	for i, a := range cfg.Apps {
 		apps.names = append(apps.names, a.Name)
 		apps.byName[a.Name] = &cfg.Apps[i]
-		// Present from the start at 0, so rate() and increase() see the first poll.
-		m.polls.WithLabelValues(a.Name, "success")
 	}
+	// Present from the start at 0, so rate() and increase() see the first poll.
+	m.polls.ensure(apps.names)
 	m.collector.apps.Store(apps)
 }
 
@@ -122,7 +119,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObservePoll counts one poll of app. result is "success" or the failure kind.
 func (m *Metrics) ObservePoll(app, result string, took time.Duration) {
-	m.polls.WithLabelValues(app, result).Inc()
+	m.polls.inc(app, result)
 	m.pollDuration.Observe(took.Seconds())
 }
 

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +102,47 @@ func TestStoreUnreachable(t *testing.T) {
 		}
 	}
 	if diff := cmp.Diff([]string{"checkout success"}, got); diff != "" {
+		t.Errorf("polls_total series (-want +got):\n%s", diff)
+	}
+}
+
+// engagelab_polls_total: every configured app from the start at 0, counts kept exactly under
+// concurrent polls, and, as a CounterVec did, kept for an app a reload removed.
+func TestPollsTotal(t *testing.T) {
+	st := pgtest.New(t)
+	m := New(st, &config.Config{Apps: []config.App{{Name: "a"}, {Name: "b"}}})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				m.ObservePoll("a", "success", time.Second)
+				m.ObservePoll("b", "timeout", time.Second)
+				m.ObservePoll("x", "network", time.Second) // not configured: counted all the same
+			}
+		})
+	}
+	wg.Wait()
+	m.SetConfig(&config.Config{Apps: []config.App{{Name: "b"}, {Name: "c"}}})
+	m.ObservePoll("c", "success", time.Second)
+
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fams {
+		if f.GetName() != "engagelab_polls_total" {
+			continue
+		}
+		for _, mm := range f.GetMetric() {
+			got = append(got, fmt.Sprintf("%s %s %v", mm.GetLabel()[0].GetValue(), mm.GetLabel()[1].GetValue(), mm.GetCounter().GetValue()))
+			if mm.GetCounter().GetCreatedTimestamp() == nil {
+				t.Errorf("%s %s: no created timestamp", mm.GetLabel()[0].GetValue(), mm.GetLabel()[1].GetValue())
+			}
+		}
+	}
+	want := []string{"a success 800", "b success 0", "b timeout 800", "c success 1", "x network 800"}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("polls_total series (-want +got):\n%s", diff)
 	}
 }
