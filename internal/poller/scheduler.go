@@ -180,13 +180,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 
-	c := cron.New(
-		cron.WithLocation(time.UTC),
-		cron.WithLogger(cronLogger{log.With("component", "cron")}),
-		// Skip must be outside Recover: the other order loses Skip's token on a panic and the
-		// job never runs again: every later tick logs "skip" (robfig/cron v3.0.1).
-		cron.WithChain(cron.SkipIfStillRunning(cronLogger{log.With("component", "cron")}), cron.Recover(cronLogger{log.With("component", "cron")})),
-	)
+	// No cron.WithChain: its wrappers (SkipIfStillRunning, Recover) cost a channel and two
+	// closures per entry, 200 B an app, and poll does both already: an app's busy flag skips a
+	// tick while its previous poll runs (jitter is at most a tenth of the interval, so a tick
+	// never comes while the previous one still waits for it), and poll recovers a panic.
+	c := cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cronLogger{log.With("component", "cron")}))
 	claims := newClaimBatcher(s.cfg.Slots, log)
 	claimsDone := make(chan struct{})
 	claimCtx, stopClaims := context.WithCancel(context.WithoutCancel(ctx))
@@ -249,21 +247,34 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // schedule adds app's cron entry. s.mu is held and Run has created s.cron.
 func (s *Scheduler) schedule(app config.App) {
-	jobCtx, ctx := s.jobCtx, s.stop
-	// The job keeps the name and interval, not the whole config.App: 10,000 closures.
-	name, interval := app.Name, app.Interval
-	sched := Aligned(app.Cron, name)
+	// The job keeps the name and interval, not the whole config.App: 10,000 of them.
+	j := &job{s: s, name: app.Name, interval: app.Interval, sched: Aligned(app.Cron, app.Name)}
 	// Jitter spreads apps that share a cron spec, but never so far that a short interval would
 	// run into its next slot: at most a tenth of the interval. "@every" apps are spread by
 	// their offset already.
-	jitter := min(s.cfg.MaxJitter, app.Interval/10)
-	if _, ok := sched.(alignedEvery); ok {
-		jitter = 0
+	if _, ok := j.sched.(alignedEvery); !ok {
+		j.jitter = min(s.cfg.MaxJitter, app.Interval/10)
 	}
-	s.entries[name] = s.cron.Schedule(sched, cron.FuncJob(func() {
-		slot := slotAt(sched, s.cfg.Clock(), interval)
-		s.poll(jobCtx, ctx, name, slot, jitter)
-	}))
+	s.entries[app.Name] = s.cron.Schedule(j.sched, j)
+}
+
+// job is an app's cron job: one allocation per app where a closure took three.
+type job struct {
+	s                *Scheduler
+	name             string
+	sched            cron.Schedule
+	interval, jitter time.Duration
+}
+
+func (j *job) Run() {
+	s := j.s
+	defer s.recoverPoll(j.name) // poll recovers its own panics; this covers slotAt
+	slot := slotAt(j.sched, s.cfg.Clock(), j.interval)
+	// Read here, not kept per job: Run sets them before it starts cron, and they stay.
+	s.mu.Lock()
+	jobCtx, stop := s.jobCtx, s.stop
+	s.mu.Unlock()
+	s.poll(jobCtx, stop, j.name, slot, j.jitter)
 }
 
 // startup polls an app added by a reload now, outside cron, as Run polls every app at
@@ -301,12 +312,7 @@ func (s *Scheduler) tick(ctx context.Context) {
 // poll runs one poll of app for slot. stop is the scheduler's context: once it is done no new
 // poll starts. Scheduled polls wait a random jitter first so apps sharing a spec spread out.
 func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Time, jitter time.Duration) {
-	// cron's Recover covers scheduled polls; start-up polls run outside cron and need their own.
-	defer func() {
-		if r := recover(); r != nil {
-			s.cfg.Logger.Error("poll panicked; the next one runs on schedule", "app", app, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
+	defer s.recoverPoll(app)
 	if jitter > 0 {
 		select {
 		case <-time.After(rand.N(jitter)):
@@ -345,6 +351,13 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 	res := p.Poll(jobCtx, app)
 	if s.cfg.Polled != nil {
 		s.cfg.Polled(res)
+	}
+}
+
+// recoverPoll, deferred, logs a panic of app's poll instead of ending the process.
+func (s *Scheduler) recoverPoll(app string) {
+	if r := recover(); r != nil {
+		s.cfg.Logger.Error("poll panicked; the next one runs on schedule", "app", app, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	}
 }
 
