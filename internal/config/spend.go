@@ -108,14 +108,15 @@ func (d *decoder) spendSettings(f fields, owner string) spendSettings {
 		d.add(v.node, join(f.path, "daily_spend_limit"), "%s must be above 0", v.v)
 		s.dailyLimit.ok = false
 	}
-	for _, v := range []struct {
-		s    *setting[time.Duration]
-		path string
-	}{{&s.runwayWarning, join(rw.path, "warning")}, {&s.runwayCritical, join(rw.path, "critical")}} {
-		if v.s.ok && v.s.v <= 0 {
-			d.add(v.s.node, v.path, "must be above 0")
-			v.s.ok = false
-		}
+	// Written out rather than looped over pointers into s, which would move s to the heap:
+	// 400 B of garbage an app.
+	if v := s.runwayWarning; v.ok && v.v <= 0 {
+		d.add(v.node, join(rw.path, "warning"), "must be above 0")
+		s.runwayWarning.ok = false
+	}
+	if v := s.runwayCritical; v.ok && v.v <= 0 {
+		d.add(v.node, join(rw.path, "critical"), "must be above 0")
+		s.runwayCritical.ok = false
 	}
 	return s
 }
@@ -163,7 +164,9 @@ func (s spendSettings) apply(a *App) {
 		MinHistory: valueOr(s.drainMinHistory, defaultDrain.MinHistory),
 	}
 	if s.dailyLimit.ok {
-		a.DailySpendLimit = &s.dailyLimit.v
+		// A copy: a pointer into s would keep all of s, and the YAML it points to, per app.
+		limit := s.dailyLimit.v
+		a.DailySpendLimit = &limit
 	}
 	a.SpendDay = valueOr(s.dayZone, time.UTC)
 }
