@@ -320,8 +320,9 @@ func (s *Scheduler) poll(jobCtx, stop context.Context, app string, slot time.Tim
 			return
 		}
 	}
-	// cron's SkipIfStillRunning covers its own ticks; this also covers the start-up poll, which
-	// runs outside cron and may still be waiting on a slow upstream when the first tick comes.
+	// One poll of an app at a time: a tick that comes while the previous poll (scheduled, or the
+	// start-up poll, which may still wait on a slow upstream when the first tick comes) still
+	// runs is skipped, not run beside it nor queued behind it.
 	s.mu.Lock()
 	busy, ok := s.busy[app]
 	p, claims := s.poller, s.claims

@@ -192,8 +192,8 @@ func TestSchedulerSurvivesAPanickingPoll(t *testing.T) {
 	}
 }
 
-// cron's SkipIfStillRunning: a tick that comes while the app's previous poll still waits on the
-// upstream is skipped, not run beside it (nor queued behind it).
+// A tick that comes while the app's previous poll still waits on the upstream is skipped, not
+// run beside it (nor queued behind it).
 func TestSchedulerSkipsATickWhileThePollStillRuns(t *testing.T) {
 	f := fake.New(fake.Scenario{Apps: fakeApps(1)}, nil)
 	var inFlight, most, requests atomic.Int32
