@@ -43,6 +43,8 @@ type Evaluator struct {
 	minSev map[string]alert.Severity
 	events map[string][]string // notifier -> the non-alert events it opted in to
 	solo   map[string]bool     // notifiers whose messages are never grouped
+	tick   *store.TickRules    // every app's, for TickAll: built once, not every 15 s
+	byID   map[int64]*config.App
 }
 
 // New checks the configuration and returns an Evaluator.
@@ -71,6 +73,15 @@ func New(c Config) (*Evaluator, error) {
 		}
 		e.apps[a.Name] = &c.Apps[i]
 	}
+	rules := make([]store.TickRule, 0, len(c.Apps))
+	e.byID = make(map[int64]*config.App, len(c.Apps))
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		id := c.AppIDs[a.Name]
+		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter, FlapWindow: FlapRules(*a).Window})
+		e.byID[id] = a
+	}
+	e.tick = store.NewTickRules(rules)
 	for _, n := range c.Notifiers {
 		e.minSev[n.Name] = minSeverity(n)
 		e.events[n.Name] = n.Events
@@ -123,21 +134,13 @@ func (e *Evaluator) Tick(ctx context.Context, app string) ([]store.EventRecord, 
 // TickAll ticks every app a tick could change now (one query finds them), joining errors.
 // The rest, usually nearly all, are not touched.
 func (e *Evaluator) TickAll(ctx context.Context) error {
-	rules := make([]store.TickRule, 0, len(e.cfg.Apps))
-	byID := make(map[int64]*config.App, len(e.cfg.Apps)) // pointers: this runs every 15 s
-	for i := range e.cfg.Apps {
-		a := &e.cfg.Apps[i]
-		id := e.cfg.AppIDs[a.Name]
-		rules = append(rules, store.TickRule{AppID: id, RepeatEvery: a.RepeatEvery, StaleAfter: a.StaleAfter, FlapWindow: FlapRules(*a).Window})
-		byID[id] = a
-	}
-	due, err := e.cfg.Store.DueForTick(ctx, e.cfg.Clock(), e.cfg.StartedAt, rules)
+	due, err := e.cfg.Store.DueForTick(ctx, e.cfg.Clock(), e.cfg.StartedAt, e.tick)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, id := range due {
-		a := byID[id]
+		a := e.byID[id]
 		if _, err := e.apply(ctx, *a, nil, nil); err != nil {
 			errs = append(errs, fmt.Errorf("tick %s: %w", a.Name, err))
 		}

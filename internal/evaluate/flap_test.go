@@ -112,7 +112,7 @@ func TestFlappingKeyIsDampedAndEndedByTheTimer(t *testing.T) {
 		t.Fatalf("event log during the quiet period: %d events (%v), want still 20: reminders are paused", len(n), err)
 	}
 	now = lastChange.Add(30 * time.Minute)
-	due, err := st.DueForTick(ctx, now, start, []store.TickRule{{AppID: id, FlapWindow: 30 * time.Minute}})
+	due, err := st.DueForTick(ctx, now, start, store.NewTickRules([]store.TickRule{{AppID: id, FlapWindow: 30 * time.Minute}}))
 	if err != nil || !slices.Equal(due, []int64{id}) {
 		t.Fatalf("due for a tick at the end of the flap: %v (%v), want the app", due, err)
 	}

@@ -297,20 +297,27 @@ type TickRule struct {
 	FlapWindow  time.Duration // 0: flap damping off
 }
 
+// TickRules are the apps' TickRules as DueForTick sends them: built once per configuration,
+// not at every tick (at 10,000 apps, four arrays of 80 kB each).
+type TickRules struct{ ids, repeat, stale, flap []int64 }
+
+// NewTickRules prepares rules for DueForTick.
+func NewTickRules(rules []TickRule) *TickRules {
+	r := &TickRules{ids: make([]int64, len(rules)), repeat: make([]int64, len(rules)), stale: make([]int64, len(rules)), flap: make([]int64, len(rules))}
+	for i, t := range rules {
+		r.ids[i], r.repeat[i], r.stale[i], r.flap[i] = t.AppID, t.RepeatEvery.Microseconds(), t.StaleAfter.Microseconds(), t.FlapWindow.Microseconds()
+	}
+	return r
+}
+
 // DueForTick returns, of the given apps, those a timer tick at now could change: a silence
 // that has ended, a reminder that is due, data that has gone stale (measured from the later
 // of the last success and startedAt), a flapping alert stable for its window (which ends the
 // flap), or a daily spend alert (which ends at midnight). It is
 // one query, so that ten thousand idle apps cost one statement per tick, not ten thousand
 // transactions.
-func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules []TickRule) ([]int64, error) {
-	ids := make([]int64, len(rules))
-	repeat := make([]int64, len(rules))
-	stale := make([]int64, len(rules))
-	flap := make([]int64, len(rules))
-	for i, r := range rules {
-		ids[i], repeat[i], stale[i], flap[i] = r.AppID, r.RepeatEvery.Microseconds(), r.StaleAfter.Microseconds(), r.FlapWindow.Microseconds()
-	}
+func (s *Store) DueForTick(ctx context.Context, now, startedAt time.Time, rules *TickRules) ([]int64, error) {
+	ids, repeat, stale, flap := rules.ids, rules.repeat, rules.stale, rules.flap
 	rows, err := s.pool.Query(ctx, `
 		WITH cfg AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $6::bigint[]) AS c(app_id, repeat_us, stale_us, flap_us))
 		SELECT c.app_id FROM cfg c JOIN app_state s ON s.app_id = c.app_id

@@ -94,7 +94,7 @@ func TestDueForTickEndsAFlapOnTheTimer(t *testing.T) {
 		}
 		rules = append(rules, store.TickRule{AppID: ids[n], FlapWindow: window})
 	}
-	due, err := s.DueForTick(ctx, now, now.Add(-time.Hour), rules)
+	due, err := s.DueForTick(ctx, now, now.Add(-time.Hour), store.NewTickRules(rules))
 	if err != nil {
 		t.Fatal(err)
 	}

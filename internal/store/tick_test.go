@@ -53,7 +53,7 @@ func TestDueForTickFindsOnlyAppsWithSomethingDue(t *testing.T) {
 	for _, n := range names {
 		rules = append(rules, store.TickRule{AppID: ids[n], RepeatEvery: 4 * time.Hour, StaleAfter: 30 * time.Minute})
 	}
-	due, err := s.DueForTick(ctx, now, started, rules)
+	due, err := s.DueForTick(ctx, now, started, store.NewTickRules(rules))
 	if err != nil {
 		t.Fatal(err)
 	}
