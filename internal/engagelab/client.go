@@ -75,10 +75,10 @@ func WithSMSBaseURL(baseURL string) Option {
 	return func(c *Client) { c.smsURL = balanceURL(baseURL, DefaultSMSBaseURL) }
 }
 
-// WithMaxConcurrency says how many polls the caller runs at once (n < 1 means
-// DefaultMaxConcurrency). The transport keeps that many idle connections per host, so that
-// polls reuse their connections: Go's default keeps 2, and every poll beyond those would
-// open a new TCP connection (and, against the real API, a new TLS handshake).
+// WithMaxConcurrency says how many requests the caller sends at once (n < 1 means
+// DefaultMaxConcurrency). The transport keeps that many connections per host, open and idle
+// between polls, so that polls reuse them: Go's default keeps 2 idle, and every poll beyond
+// those would open a new TCP connection (and, against the real API, a new TLS handshake).
 func WithMaxConcurrency(n int) Option {
 	return func(c *Client) { c.maxConcurrency = n }
 }
@@ -119,13 +119,15 @@ func balanceURL(baseURL, def string) string {
 }
 
 // transport is Go's default transport keeping n idle connections per host, n being the
-// polls in flight at once, so a burst of polls (every app due at the same instant) finds its
-// connections from the last burst still open. The number of connections is not capped
-// (MaxConnsPerHost): a caller running more polls than it said gets more connections, never
-// a poll waiting for another's connection.
+// requests in flight at once, so a burst of polls (every app due at the same instant) finds
+// its connections from the last burst still open; and opening at most n per host: Go puts a
+// connection back in the idle pool a moment after its answer was read, and a request sent in
+// that moment (the poller's next, at once) would otherwise dial one more. A caller running
+// more requests than it said waits for a connection.
 func transport(n int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = n
+	t.MaxConnsPerHost = n
 	t.MaxIdleConns = 2 * n // two hosts: the OTP API and the SMS API
 	return t
 }

@@ -62,3 +62,41 @@ func TestConnectionsReused(t *testing.T) {
 		t.Logf("Go's default transport opened %d connections", got)
 	}
 }
+
+// A caller sending more requests at once than WithMaxConcurrency said gets no more
+// connections: the extra requests wait for one (the poller's own limit keeps it from
+// happening; this is what makes a late idle connection no reason to dial another).
+func TestConnectionsCappedAtMaxConcurrency(t *testing.T) {
+	var conns, inFlight, most atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := engagelab.New(srv.URL, engagelab.WithMaxConcurrency(4))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := c.Balance(ctxWithTimeout(t, 10*time.Second), balance.ProductOTP, testKey, testSecret); err != nil {
+				t.Errorf("Balance: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := conns.Load(); got != 4 {
+		t.Errorf("16 requests at once with max_concurrency 4 opened %d connections, want 4", got)
+	}
+	if got := most.Load(); got != 4 {
+		t.Errorf("%d requests reached the server at once, want 4", got)
+	}
+}
