@@ -83,7 +83,7 @@ type pollMark struct {
 // round trips (lock and read, writes and commit) plus one per read fn makes.
 func (s *Store) WithAppLock(ctx context.Context, appID int64, fn func(context.Context, *AppTx) error) error {
 	u := &unit{appID: appID, fn: fn}
-	if err := s.runGroup(ctx, []*unit{u}); err != nil {
+	if err := s.runGroup(ctx, []*unit{u}, 0); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if u.err != nil {

@@ -30,6 +30,12 @@ import (
 // measured as twice the database's CPU per poll for a few per cent of wall time).
 const maxGroup = 64
 
+// groupLockWait bounds how long a group (and each poll of a group that failed, written alone)
+// waits for a state row another transaction holds. One app's row held elsewhere must not
+// hold up the polls of the others behind it: the group fails, its polls are written alone,
+// and only that app's poll, if its row is still held, is not stored (its next poll is).
+var groupLockWait = 5 * time.Second // a variable for tests
+
 // unit is one app's unit of work waiting for, or done by, a group.
 type unit struct {
 	appID  int64
@@ -117,7 +123,7 @@ func (c *committer) take() []*unit {
 
 // runGroupOrAlone runs g in one transaction; if that fails as a whole, each unit alone.
 func (s *Store) runGroupOrAlone(ctx context.Context, g []*unit) {
-	err := s.runGroup(ctx, g)
+	err := s.runGroup(ctx, g, groupLockWait)
 	if err == nil {
 		return
 	}
@@ -128,7 +134,7 @@ func (s *Store) runGroupOrAlone(ctx context.Context, g []*unit) {
 	s.logger.Warn("a group of polls could not be written together; writing each alone", "apps", len(g), "error", err)
 	for _, u := range g {
 		u.err = nil
-		if err := s.runGroup(ctx, []*unit{u}); err != nil {
+		if err := s.runGroup(ctx, []*unit{u}, groupLockWait); err != nil {
 			u.err = err
 		}
 	}
@@ -136,7 +142,8 @@ func (s *Store) runGroupOrAlone(ctx context.Context, g []*unit) {
 
 // runGroup runs units (of distinct apps) in one transaction. An error is the transaction's
 // (nothing committed); a unit's own failure is its err, and only its writes are left out.
-func (s *Store) runGroup(ctx context.Context, units []*unit) error {
+// lockWait, when not 0, bounds the wait for the apps' row locks.
+func (s *Store) runGroup(ctx context.Context, units []*unit, lockWait time.Duration) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -158,7 +165,15 @@ func (s *Store) runGroup(ctx context.Context, units []*unit) error {
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
+	if lockWait > 0 {
+		b.Queue(fmt.Sprintf(`SET LOCAL lock_timeout = %d`, lockWait.Milliseconds()))
+	}
 	queueLock(b, ids, txs)
+	if lockWait > 0 {
+		// Only the row locks: the writes wait as long as they need (for example for a
+		// partition being made).
+		b.Queue(`RESET lock_timeout`)
+	}
 	// Read after the locks are held (the statements of a batch run in order, each seeing
 	// what was committed before it began), so these see the last writer's commit.
 	pre := make([]spend.Inputs, len(qs))

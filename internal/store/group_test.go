@@ -61,6 +61,7 @@ func snapshotAt(at time.Time, total string) balance.Snapshot {
 // together, in one transaction; an app's second poll waits for a later group. Every amount
 // lands exactly: the snapshot, its hourly roll-up, the ledger and the app's running totals.
 func TestPollsFinishingTogetherAreWrittenTogether(t *testing.T) {
+	defer store.SetGroupLockWait(time.Minute)() // the lock below is held on purpose until the others gather
 	s := pgtest.New(t)
 	ctx := context.Background()
 	var names []string
@@ -130,6 +131,7 @@ func TestPollsFinishingTogetherAreWrittenTogether(t *testing.T) {
 // A group whose writes the database refuses is undone and each of its polls written alone:
 // the one at fault gets the error, the others are stored.
 func TestAGroupThatFailsIsWrittenOneByOne(t *testing.T) {
+	defer store.SetGroupLockWait(time.Minute)() // the lock below is held on purpose until the others gather
 	s := pgtest.New(t)
 	ctx := context.Background()
 	ids, err := s.EnsureApps(ctx, []string{"a", "b", "c"})
@@ -182,5 +184,58 @@ func TestAGroupThatFailsIsWrittenOneByOne(t *testing.T) {
 	}
 	if strings.Join(got, ", ") != "a 10.0000, c 30.0000" {
 		t.Errorf("stored %q, want a's and c's snapshots and not b's", got)
+	}
+}
+
+// An app whose state row another transaction holds does not hold up the polls of the apps
+// grouped with it: the group gives up waiting, and its polls are written alone.
+func TestAnAppLockedElsewhereDoesNotHoldUpItsGroup(t *testing.T) {
+	defer store.SetGroupLockWait(500 * time.Millisecond)()
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a", "b", "c", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	releaseZ := holdLock(t, s, ids["z"]) // keeps the first group busy while a, b and c gather
+	releaseB := holdLock(t, s, ids["b"]) // held longer than a group waits
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := map[string]error{}
+	run := func(app, total string) {
+		wg.Go(func() {
+			err := s.WithAppLockGrouped(ctx, ids[app], nil, poll(snapshotAt(at, total), decimal.RequireFromString(total)))
+			mu.Lock()
+			errs[app] = err
+			mu.Unlock()
+		})
+	}
+	run("z", "1.0000")
+	notifytest.Eventually(t, "the first group to start", func() bool { g, _, _ := s.GroupStats(); return g == 1 })
+	run("a", "10.0000")
+	run("b", "20.0000")
+	run("c", "30.0000")
+	notifytest.Eventually(t, "a, b and c waiting", func() bool { _, _, w := s.GroupStats(); return w == 3 })
+	releaseZ()
+	stored := func(app string) bool {
+		var n int
+		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM balance_snapshots WHERE app_id = $1`, ids[app]).Scan(&n)
+		return err == nil && n == 1
+	}
+	wg.Wait() // the group waits for b's row, gives up, and writes a, b and c alone
+	if !stored("a") || !stored("c") {
+		t.Error("a's and c's polls were not stored while b's row was held")
+	}
+	releaseB()
+	if errs["a"] != nil || errs["c"] != nil || errs["z"] != nil {
+		t.Fatalf("a: %v, c: %v, z: %v; want them stored", errs["a"], errs["c"], errs["z"])
+	}
+	if errs["b"] == nil || !strings.Contains(errs["b"].Error(), "lock timeout") {
+		t.Errorf("b: %v, want a lock timeout", errs["b"])
+	}
+	if stored("b") {
+		t.Error("b's poll was stored although its row was held throughout")
 	}
 }
