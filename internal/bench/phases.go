@@ -232,27 +232,38 @@ func (r *run) ingest(ctx context.Context) error {
 
 // history loads one app with a year of one-minute snapshots and times the API's queries
 // against reading just as many rows of the answer's shape; then it weighs a stored snapshot.
-func (r *run) history(ctx context.Context) error {
-	db, err := r.database(ctx, "bench_history")
+// migrated makes a database bench_NAME migrated by the monitor binary (`migrate`), opens it
+// and registers apps.
+func (r *run) migrated(ctx context.Context, name string, apps []string) (*store.Store, map[string]int64, error) {
+	db, err := r.database(ctx, "bench_"+name)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	cfg, err := r.config("history", db, "@every 1m", "", 1)
+	cfg, err := r.config(name, db, "@every 1m", "", 1)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if _, _, err := r.monitor(ctx, "history-migrate", "--config", cfg, "migrate"); err != nil {
-		return err
+	if _, _, err := r.monitor(ctx, name+"-migrate", "--config", cfg, "migrate"); err != nil {
+		return nil, nil, err
 	}
 	s, err := store.Open(ctx, db, r.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := s.EnsureApps(ctx, apps)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, ids, nil
+}
+
+func (r *run) history(ctx context.Context) error {
+	s, ids, err := r.migrated(ctx, "history", []string{"year"})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ids, err := s.EnsureApps(ctx, []string{"year"})
-	if err != nil {
-		return err
-	}
 	end := time.Now().UTC().Truncate(24 * time.Hour)
 	start := end.Add(-365 * 24 * time.Hour)
 	const rows = 525600
@@ -359,29 +370,15 @@ func (r *run) history(ctx context.Context) error {
 // 400-day history is 57 of the first and one of the second; the figure weighs them so.
 func (r *run) storage(ctx context.Context) error {
 	const storageApps, week = 100, 7 * 24 * 60
-	db, err := r.database(ctx, "bench_storage")
-	if err != nil {
-		return err
-	}
-	cfg, err := r.config("storage", db, "@every 1m", "", 1)
-	if err != nil {
-		return err
-	}
-	if _, _, err := r.monitor(ctx, "storage-migrate", "--config", cfg, "migrate"); err != nil {
-		return err
-	}
-	s, err := store.Open(ctx, db, r.log)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	names := make([]string, storageApps)
 	for i := range names {
 		names[i] = appName(i)
 	}
-	if _, err := s.EnsureApps(ctx, names); err != nil {
+	s, _, err := r.migrated(ctx, "storage", names)
+	if err != nil {
 		return err
 	}
+	defer s.Close()
 	monday := func(t time.Time) time.Time {
 		d := t.UTC().Truncate(24 * time.Hour)
 		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))

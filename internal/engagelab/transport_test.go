@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab"
+	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 )
 
 // TestConnectionsReused polls 200 times, 8 at a time, in bursts as a schedule makes them
@@ -67,15 +68,11 @@ func TestConnectionsReused(t *testing.T) {
 // connections: the extra requests wait for one (the poller's own limit keeps it from
 // happening; this is what makes a late idle connection no reason to dial another).
 func TestConnectionsCappedAtMaxConcurrency(t *testing.T) {
-	var conns, inFlight, most atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		time.Sleep(20 * time.Millisecond)
+	var conns atomic.Int32
+	peak := &fake.Peak{Hold: 20 * time.Millisecond}
+	srv := httptest.NewUnstartedServer(peak.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
-	}))
+	})))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
@@ -96,7 +93,7 @@ func TestConnectionsCappedAtMaxConcurrency(t *testing.T) {
 	if got := conns.Load(); got != 4 {
 		t.Errorf("16 requests at once with max_concurrency 4 opened %d connections, want 4", got)
 	}
-	if got := most.Load(); got != 4 {
+	if got := peak.Most(); got != 4 {
 		t.Errorf("%d requests reached the server at once, want 4", got)
 	}
 }

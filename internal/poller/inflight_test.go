@@ -19,16 +19,12 @@ import (
 // for the database holds no place, so the other polls' requests go on meanwhile.
 func TestAPollWaitingForTheDatabaseHoldsNoUpstreamPlace(t *testing.T) {
 	f := fake.New(fake.Scenario{Apps: fakeApps(8)}, nil)
-	var inFlight, most, answered atomic.Int32
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		time.Sleep(50 * time.Millisecond)
+	var answered atomic.Int32
+	peak := &fake.Peak{Hold: 50 * time.Millisecond}
+	upstream := httptest.NewServer(peak.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.ServeHTTP(w, r)
 		answered.Add(1)
-	}))
+	})))
 	defer upstream.Close()
 	st, _, apps, ev := setupEvery(t, "1h", 8, engagelab.New(upstream.URL))
 	p, err := poller.New(poller.Config{Evaluator: ev, Client: engagelab.New(upstream.URL), Apps: apps, MaxConcurrency: 2})
@@ -61,7 +57,7 @@ func TestAPollWaitingForTheDatabaseHoldsNoUpstreamPlace(t *testing.T) {
 			t.Errorf("%s: %v", r.App, r.Err)
 		}
 	}
-	if got := most.Load(); got != 2 {
+	if got := peak.Most(); got != 2 {
 		t.Errorf("at most %d requests were in flight, want exactly max_concurrency = 2", got)
 	}
 	var stored int

@@ -74,20 +74,8 @@ func fakeApps(n int) []fake.App {
 
 func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	f := fake.New(fake.Scenario{Apps: fakeApps(6)}, nil)
-	var inFlight, most atomic.Int32
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			m := most.Load()
-			if n <= m || most.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		time.Sleep(300 * time.Millisecond)
-		f.ServeHTTP(w, r)
-	})
-	upstream := httptest.NewServer(slow)
+	peak := &fake.Peak{Hold: 300 * time.Millisecond}
+	upstream := httptest.NewServer(peak.Wrap(f))
 	defer upstream.Close()
 	// Hourly: only the start-up polls run, so every poll counted is one of them.
 	st, p, apps, ev := setupEvery(t, "1h", 6, engagelab.New(upstream.URL))
@@ -115,7 +103,7 @@ func TestSchedulerPollsAtStartAndBoundsPollsInFlight(t *testing.T) {
 	if len(first) != 6 {
 		t.Fatalf("%d of 6 apps polled at start-up", len(first))
 	}
-	if got := most.Load(); got != 2 {
+	if got := peak.Most(); got != 2 {
 		t.Errorf("at most %d polls were in flight, want exactly max_concurrency = 2", got)
 	}
 	// Six 300 ms polls two at a time take about a second: everything is polled within seconds
@@ -196,20 +184,8 @@ func TestSchedulerSurvivesAPanickingPoll(t *testing.T) {
 // run beside it (nor queued behind it).
 func TestSchedulerSkipsATickWhileThePollStillRuns(t *testing.T) {
 	f := fake.New(fake.Scenario{Apps: fakeApps(1)}, nil)
-	var inFlight, most, requests atomic.Int32
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			m := most.Load()
-			if n <= m || most.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		time.Sleep(2500 * time.Millisecond)
-		f.ServeHTTP(w, r)
-	}))
+	peak := &fake.Peak{Hold: 2500 * time.Millisecond}
+	upstream := httptest.NewServer(peak.Wrap(f))
 	defer upstream.Close()
 	st, p, apps, ev := setup(t, 1, engagelab.New(upstream.URL))
 
@@ -221,14 +197,14 @@ func TestSchedulerSkipsATickWhileThePollStillRuns(t *testing.T) {
 	if err := s.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := most.Load(); got != 1 {
+	if got := peak.Most(); got != 1 {
 		t.Errorf("%d polls of the app were in flight at once, want 1", got)
 	}
 	// Six one-second ticks, each poll taking 2.5s: about three polls, not six.
-	if n := requests.Load(); n < 2 || n > 3 {
+	if n := peak.Requests(); n < 2 || n > 3 {
 		t.Errorf("%d requests upstream in 6s, want 2 or 3 (ticks skipped while a poll runs)", n)
 	}
-	if polled.Load() != requests.Load() {
-		t.Errorf("%d polls finished for %d requests", polled.Load(), requests.Load())
+	if int(polled.Load()) != peak.Requests() {
+		t.Errorf("%d polls finished for %d requests", polled.Load(), peak.Requests())
 	}
 }
