@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
@@ -226,7 +227,7 @@ func queueLock(b *pgx.Batch, ids []int64, txs map[int64]*AppTx) {
 		var reason string
 		var lastSuccess, silencedUntil, lastPolled, polledAt *time.Time
 		var currency *string
-		var bal, gift, total decimal.NullDecimal
+		var bal, gift, total pgxdecimal.NullDecimal // from binary digits, as exact() does
 		_, err := pgx.ForEachRow(rows, []any{&id, &failures, &lastSuccess, &silencedUntil, &reason, &lastPolled,
 			&polledAt, &currency, &bal, &gift, &total}, func() error {
 			t := txs[id]

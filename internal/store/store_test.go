@@ -52,6 +52,21 @@ func TestSnapshotAmountsRoundTripExactly(t *testing.T) {
 			t.Errorf("stored text %q, want %q", text, amounts[i])
 		}
 	}
+	// The spend read decodes NUMERIC from its binary digits (store.exact): the same amounts.
+	in, err := s.SpendInputs(ctx, ids["checkout"], base.Add(time.Hour), 2*time.Hour, base.Truncate(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Recent) != len(amounts) {
+		t.Fatalf("spend read %d snapshots, want %d", len(in.Recent), len(amounts))
+	}
+	for i, sn := range in.Recent {
+		for _, got := range []string{sn.Balance.StringFixed(4), sn.GiftBalance.StringFixed(4), sn.TotalBalance.StringFixed(4)} {
+			if got != amounts[i] {
+				t.Errorf("spend read snapshot %d: got %s, want %s", i, got, amounts[i])
+			}
+		}
+	}
 }
 
 func TestApplyRefusesAmountsPostgresWouldRound(t *testing.T) {
