@@ -90,10 +90,10 @@ func TestConnectionsCappedAtMaxConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := conns.Load(); got != 4 {
-		t.Errorf("16 requests at once with max_concurrency 4 opened %d connections, want 4", got)
+	if got := conns.Load(); got > 4 {
+		t.Errorf("16 requests at once with max_concurrency 4 opened %d connections, want at most 4", got)
 	}
-	if got := peak.Most(); got != 4 {
-		t.Errorf("%d requests reached the server at once, want 4", got)
+	if got := peak.Most(); got > 4 {
+		t.Errorf("%d requests reached the server at once, want at most 4", got)
 	}
 }

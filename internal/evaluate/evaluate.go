@@ -189,13 +189,13 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 			q = &store.SpendQuery{Now: obs.Snapshot.PolledAt, Window: app.Drain.Window, Day: DayStart(obs.Snapshot.PolledAt, app.SpendDay)}
 		}
 		lock = func(ctx context.Context, id int64, fn func(context.Context, *store.AppTx) error) error {
-			if q != nil {
-				q.AppID = id
-			}
 			return e.cfg.Store.WithAppLockGrouped(ctx, id, q, fn)
 		}
 	}
 	err := lock(ctx, e.cfg.AppIDs[app.Name], func(ctx context.Context, tx *store.AppTx) error {
+		// The store may run this again (a group that failed is written one poll at a time):
+		// every run starts from the observation as it came, never from one an earlier run changed.
+		obs := obs
 		records = nil
 		prev := tx.State()
 		// A poll older than the newest one evaluated lost the race to the lock (two polls ran at

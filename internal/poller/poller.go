@@ -110,10 +110,12 @@ func (p *Poller) Poll(ctx context.Context, name string) Result {
 		return Result{App: name, Err: fmt.Errorf("poll %s: %w", name, ctx.Err())}
 	}
 	start := p.cfg.Clock()
-	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	bal, err := p.cfg.Client.Balance(pctx, app.Product, app.DevKey, app.DevSecret.Reveal())
-	cancel()
-	<-p.upstream
+	bal, err := func() (balance.Snapshot, error) {
+		defer func() { <-p.upstream }() // a panic in the client must not keep the place
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+		return p.cfg.Client.Balance(pctx, app.Product, app.DevKey, app.DevSecret.Reveal())
+	}()
 	at := p.cfg.Clock()
 	res := Result{App: name, Took: at.Sub(start)}
 	log := p.cfg.Logger.With("app", name)

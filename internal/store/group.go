@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -56,7 +58,7 @@ type committer struct {
 	cond    *sync.Cond
 	queue   []*unit
 	leading bool
-	groups  int64 // groups written, and the units in them: for tests
+	groups  int64 // groups written, and the units in them (GroupStats)
 	units   int64
 }
 
@@ -65,6 +67,11 @@ type committer struct {
 // read fn will ask for first (AppTx.SpendInputs), read ahead for the whole group with the
 // locks. fn may be run more than once.
 func (s *Store) WithAppLockGrouped(ctx context.Context, appID int64, spendQ *SpendQuery, fn func(context.Context, *AppTx) error) error {
+	if spendQ != nil {
+		q := *spendQ
+		q.AppID = appID
+		spendQ = &q
+	}
 	u := &unit{appID: appID, spendQ: spendQ, fn: fn, done: make(chan struct{})}
 	c := &s.group
 	c.mu.Lock()
@@ -81,17 +88,35 @@ func (s *Store) WithAppLockGrouped(ctx context.Context, appID int64, spendQ *Spe
 		g := c.take()
 		c.groups, c.units = c.groups+1, c.units+int64(len(g))
 		c.mu.Unlock()
-		s.runGroupOrAlone(ctx, g)
+		s.lead(ctx, g)
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	<-u.done
+	return u.result()
+}
+
+// lead writes g and hands the lead on, whatever happens to it.
+func (s *Store) lead(ctx context.Context, g []*unit) {
+	c := &s.group
+	defer func() {
 		for _, x := range g {
 			close(x.done)
 		}
 		c.mu.Lock()
 		c.leading = false
 		c.cond.Broadcast()
-	}
-	c.mu.Unlock()
-	<-u.done
-	return u.result()
+		c.mu.Unlock()
+	}()
+	s.runGroupOrAlone(ctx, g)
+}
+
+// GroupStats returns how many groups WithAppLockGrouped has written and how many units they
+// held, and how many units wait for a group now (for tests and diagnostics).
+func (s *Store) GroupStats() (groups, units int64, waiting int) {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return s.group.groups, s.group.units, len(s.group.queue)
 }
 
 func (u *unit) result() error {
@@ -122,24 +147,46 @@ func (c *committer) take() []*unit {
 	return g
 }
 
-// runGroupOrAlone runs g in one transaction; if that fails as a whole, each unit alone.
+// runGroupOrAlone runs g in one transaction; if the database refused it (nothing committed),
+// each unit alone. The group is its units' work, not its leader's: it runs under a deadline of
+// its own, not the context of the poll that happened to lead it, and so does each retry.
 func (s *Store) runGroupOrAlone(ctx context.Context, g []*unit) {
-	err := s.runGroup(ctx, g, groupLockWait)
+	run := func(units []*unit) error {
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+		defer cancel()
+		return s.runGroup(gctx, units, groupLockWait)
+	}
+	err := run(g)
 	if err == nil {
 		return
 	}
-	if len(g) == 1 {
-		g[0].err = err
+	var unsure *unsureError
+	if len(g) == 1 || errors.As(err, &unsure) {
+		// Alone already, or the writes may have committed (the connection broke after they
+		// were sent): a retry could store them twice.
+		for _, u := range g {
+			u.err = err
+		}
 		return
 	}
 	s.logger.Warn("a group of polls could not be written together; writing each alone", "apps", len(g), "error", err)
 	for _, u := range g {
 		u.err = nil
-		if err := s.runGroup(ctx, []*unit{u}, groupLockWait); err != nil {
+		if err := run([]*unit{u}); err != nil {
 			u.err = err
 		}
 	}
 }
+
+// groupTimeout bounds one group's transaction (and each retry of one of its units).
+const groupTimeout = 30 * time.Second
+
+// unsureError is a failure to write a group after its writes and COMMIT went out without the
+// server refusing them (a broken connection): they may have committed.
+type unsureError struct{ err error }
+
+func (e *unsureError) Error() string { return e.err.Error() }
+func (e *unsureError) Unwrap() error { return e.err }
 
 // runGroup runs units (of distinct apps) in one transaction. An error is the transaction's
 // (nothing committed); a unit's own failure is its err, and only its writes are left out.
@@ -203,7 +250,28 @@ func (s *Store) runGroup(ctx context.Context, units []*unit, lockWait time.Durat
 			ok = append(ok, t)
 		}
 	}
-	return flush(ctx, conn, ok)
+	if conn.Conn().PgConn().TxStatus() == 'E' {
+		// A unit's read failed on the server and aborted the transaction for every unit after
+		// it: nothing is written (COMMIT would answer ROLLBACK without an error).
+		return fmt.Errorf("a read aborted the transaction of %d apps: %w", len(units), firstErr(units))
+	}
+	if err := flush(ctx, conn, ok); err != nil {
+		var refused *pgconn.PgError
+		if errors.As(err, &refused) {
+			return err // the server refused a statement: the transaction did not commit
+		}
+		return &unsureError{err}
+	}
+	return nil
+}
+
+func firstErr(units []*unit) error {
+	for _, u := range units {
+		if u.err != nil {
+			return u.err
+		}
+	}
+	return errors.New("no unit says why")
 }
 
 func runUnit(ctx context.Context, u *unit, t *AppTx) (err error) {

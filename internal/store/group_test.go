@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -187,6 +188,34 @@ func TestAGroupThatFailsIsWrittenOneByOne(t *testing.T) {
 	}
 }
 
+// busyGroup starts a group that stays open until release is called, so that the units
+// started meanwhile gather for the next group.
+func busyGroup(t *testing.T, s *store.Store, appID int64) (release func()) {
+	t.Helper()
+	started, done := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.WithAppLockGrouped(context.Background(), appID, nil, func(context.Context, *store.AppTx) error {
+			close(started)
+			<-done
+			return nil
+		}); err != nil {
+			t.Errorf("busy group: %v", err)
+		}
+	})
+	<-started
+	var once sync.Once
+	release = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(release)
+	return release
+}
+
+// waiting waits until n units wait for a group.
+func waiting(t *testing.T, s *store.Store, n int) {
+	t.Helper()
+	notifytest.Eventually(t, fmt.Sprintf("%d units waiting", n), func() bool { _, _, w := s.GroupStats(); return w == n })
+}
+
 // An app whose state row another transaction holds does not hold up the polls of the apps
 // grouped with it: the group gives up waiting, and its polls are written alone.
 func TestAnAppLockedElsewhereDoesNotHoldUpItsGroup(t *testing.T) {
@@ -198,8 +227,8 @@ func TestAnAppLockedElsewhereDoesNotHoldUpItsGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	releaseZ := holdLock(t, s, ids["z"]) // keeps the first group busy while a, b and c gather
 	releaseB := holdLock(t, s, ids["b"]) // held longer than a group waits
+	releaseZ := busyGroup(t, s, ids["z"])
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -212,12 +241,10 @@ func TestAnAppLockedElsewhereDoesNotHoldUpItsGroup(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	run("z", "1.0000")
-	notifytest.Eventually(t, "the first group to start", func() bool { g, _, _ := s.GroupStats(); return g == 1 })
 	run("a", "10.0000")
 	run("b", "20.0000")
 	run("c", "30.0000")
-	notifytest.Eventually(t, "a, b and c waiting", func() bool { _, _, w := s.GroupStats(); return w == 3 })
+	waiting(t, s, 3)
 	releaseZ()
 	stored := func(app string) bool {
 		var n int
@@ -229,13 +256,134 @@ func TestAnAppLockedElsewhereDoesNotHoldUpItsGroup(t *testing.T) {
 		t.Error("a's and c's polls were not stored while b's row was held")
 	}
 	releaseB()
-	if errs["a"] != nil || errs["c"] != nil || errs["z"] != nil {
-		t.Fatalf("a: %v, c: %v, z: %v; want them stored", errs["a"], errs["c"], errs["z"])
+	if errs["a"] != nil || errs["c"] != nil {
+		t.Fatalf("a: %v, c: %v; want them stored", errs["a"], errs["c"])
 	}
 	if errs["b"] == nil || !strings.Contains(errs["b"].Error(), "lock timeout") {
 		t.Errorf("b: %v, want a lock timeout", errs["b"])
 	}
 	if stored("b") {
 		t.Error("b's poll was stored although its row was held throughout")
+	}
+}
+
+// A read the server refuses aborts the group's transaction for every unit after it: the group
+// is then written one unit at a time, and the unit that was fine alone is stored.
+func TestAReadThatAbortsTheGroupLeavesTheOthersToBeWrittenAlone(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"k", "m", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	release := busyGroup(t, s, ids["z"])
+	var wg sync.WaitGroup
+	var errK, errM error
+	wg.Go(func() {
+		errK = s.WithAppLockGrouped(ctx, ids["k"], nil, func(ctx context.Context, tx *store.AppTx) error {
+			_, err := tx.Told(ctx, alert.Kind("\xff"), at) // refused by the server: not UTF-8
+			return err
+		})
+	})
+	waiting(t, s, 1)
+	wg.Go(func() {
+		errM = s.WithAppLockGrouped(ctx, ids["m"], nil, func(ctx context.Context, tx *store.AppTx) error {
+			if _, err := tx.LastFailure(ctx); err != nil {
+				return err
+			}
+			return poll(snapshotAt(at, "2.0000"), decimal.RequireFromString("2.0000"))(ctx, tx)
+		})
+	})
+	waiting(t, s, 2)
+	release()
+	wg.Wait()
+	if errK == nil || !strings.Contains(errK.Error(), "UTF8") {
+		t.Errorf("k: %v, want the server's refusal of the byte sequence", errK)
+	}
+	if errM != nil {
+		t.Fatalf("m's poll, fine alone, failed: %v", errM)
+	}
+	var total string
+	if err := s.Pool().QueryRow(ctx, `SELECT total_balance::text FROM balance_snapshots WHERE app_id = $1`, ids["m"]).Scan(&total); err != nil || total != "2.0000" {
+		t.Errorf("m's snapshot: %q (%v), want 2.0000", total, err)
+	}
+}
+
+// A group is its units' work: it is not cut short when the context of the poll that happened
+// to lead it ends (a poll whose context never ends is stored).
+func TestAGroupIsNotBoundByItsLeadersContext(t *testing.T) {
+	defer store.SetGroupLockWait(time.Minute)()
+	s := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"x", "y", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	release := busyGroup(t, s, ids["z"])
+	releaseX := holdLock(t, s, ids["x"]) // the next group waits for it past x's context
+	xctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errX, errY error
+	wg.Go(func() {
+		errX = s.WithAppLockGrouped(xctx, ids["x"], nil, poll(snapshotAt(at, "1.0000"), decimal.RequireFromString("1.0000")))
+	})
+	wg.Go(func() {
+		errY = s.WithAppLockGrouped(ctx, ids["y"], nil, poll(snapshotAt(at, "2.0000"), decimal.RequireFromString("2.0000")))
+	})
+	waiting(t, s, 2)
+	release()
+	<-xctx.Done()
+	time.Sleep(200 * time.Millisecond) // the group, waiting for x's row, outlives x's context
+	releaseX()
+	wg.Wait()
+	if errX != nil || errY != nil {
+		t.Fatalf("x: %v, y: %v; want both stored", errX, errY)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM balance_snapshots`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d snapshots stored (%v), want 2", n, err)
+	}
+}
+
+// A group whose connection breaks after its writes went out is not written again: they may
+// have committed, and a second copy of a poll would count its spend twice.
+func TestAGroupCutOffMidWriteIsNotWrittenAgain(t *testing.T) {
+	url, proxy := pgtest.Proxied(t, pgtest.URL(t))
+	var logs strings.Builder
+	s, err := store.Open(context.Background(), url, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	ids, err := s.EnsureApps(ctx, []string{"a", "b", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	release := busyGroup(t, s, ids["z"])
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, app := range []string{"a", "b"} {
+		wg.Go(func() {
+			errs[i] = s.WithAppLockGrouped(ctx, ids[app], nil, func(ctx context.Context, tx *store.AppTx) error {
+				proxy.SetDown(true) // the connection breaks while the group runs
+				return poll(snapshotAt(at, "5.0000"), decimal.RequireFromString("5.0000"))(ctx, tx)
+			})
+		})
+		waiting(t, s, i+1)
+	}
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("poll %d: stored through a broken connection?", i)
+		}
+	}
+	if strings.Contains(logs.String(), "writing each alone") {
+		t.Errorf("the group was written again, one poll at a time:\n%s", logs.String())
 	}
 }

@@ -42,21 +42,23 @@ func (s *Store) Prune(ctx context.Context, dataBefore, eventsBefore, slotsBefore
 	if c.SnapshotPartitions, c.Snapshots, err = s.dropSnapshotPartitions(ctx, snapshotsBefore, batch); err != nil {
 		return c, fmt.Errorf("prune snapshots: %w", err)
 	}
-	if c.SnapshotPartitions > 0 || c.Snapshots > 0 {
-		// The first and latest snapshot noted on each app's state row follow what is left: an
-		// app whose every snapshot went has none.
-		if _, err := s.pool.Exec(ctx, `
-			UPDATE app_state SET latest_polled_at = NULL, latest_currency = NULL, latest_balance = NULL,
-				latest_gift_balance = NULL, latest_total_balance = NULL
-			WHERE latest_polled_at < $1`, snapshotsBefore); err != nil {
-			return c, fmt.Errorf("prune snapshots: %w", err)
-		}
-		if _, err := s.pool.Exec(ctx, `
-			UPDATE app_state s SET first_polled_at = (
-				SELECT min(polled_at) FROM balance_snapshots b WHERE b.app_id = s.app_id AND b.polled_at >= $1)
-			WHERE first_polled_at < $1`, snapshotsBefore); err != nil {
-			return c, fmt.Errorf("prune snapshots: %w", err)
-		}
+	// The first and latest snapshot noted on each app's state row follow what is left: an app
+	// whose every snapshot went has none. Every pass, not only one that dropped something, so a
+	// pass stopped between the drop and this still gets it done. The rows are locked in app_id
+	// order, as a group of polls locks them, so the two cannot deadlock.
+	if _, err := s.pool.Exec(ctx, `
+		UPDATE app_state s SET latest_polled_at = NULL, latest_currency = NULL, latest_balance = NULL,
+			latest_gift_balance = NULL, latest_total_balance = NULL
+		FROM (SELECT app_id FROM app_state WHERE latest_polled_at < $1 ORDER BY app_id FOR UPDATE) l
+		WHERE s.app_id = l.app_id`, snapshotsBefore); err != nil {
+		return c, fmt.Errorf("prune snapshots: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `
+		UPDATE app_state s SET first_polled_at = (
+			SELECT min(polled_at) FROM balance_snapshots b WHERE b.app_id = s.app_id AND b.polled_at >= $1)
+		FROM (SELECT app_id FROM app_state WHERE first_polled_at < $1 ORDER BY app_id FOR UPDATE) l
+		WHERE s.app_id = l.app_id`, snapshotsBefore); err != nil {
+		return c, fmt.Errorf("prune snapshots: %w", err)
 	}
 	// Each statement walks every app's (app_id, time) index from its start, so a batch costs
 	// one index probe per app plus the rows it deletes, never a scan of the table.
