@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
 
@@ -117,7 +118,7 @@ func TestHealthcheckAgainstServe(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
-		var stderr lockedBuffer
+		var stderr logtest.Buffer
 		go func() { done <- run(ctx, []string{"serve", "--config", cfg}, io.Discard, &stderr) }()
 		var once sync.Once
 		stop = func() {

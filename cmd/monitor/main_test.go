@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
@@ -20,24 +19,6 @@ import (
 type result struct {
 	code           int
 	stdout, stderr string
-}
-
-// lockedBuffer lets a test read output that a running verb is still writing.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // cli runs `monitor args...` in-process.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
@@ -27,11 +28,11 @@ func TestMain(m *testing.M) {
 }
 
 // process starts `monitor args...` as a process of its own; its stderr is collected.
-func process(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+func process(t *testing.T, args ...string) (*exec.Cmd, *logtest.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "MONITOR_TEST_MAIN=1")
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,16 +13,18 @@ import (
 
 	"github.com/shopspring/decimal"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 )
 
 // signalWriter tells the test when the verb has written something.
 type signalWriter struct {
-	lockedBuffer
+	logtest.Buffer
 	wrote chan struct{}
 }
 
 func (s *signalWriter) Write(p []byte) (int, error) {
-	n, err := s.lockedBuffer.Write(p)
+	n, err := s.Buffer.Write(p)
 	select {
 	case s.wrote <- struct{}{}:
 	default:
@@ -47,7 +49,7 @@ func TestSimulate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &signalWriter{wrote: make(chan struct{}, 1)}
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"simulate", "--listen", addr}, stdout, &stderr)
@@ -133,7 +135,7 @@ func TestSimulateSinkVerifiesSignatures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &signalWriter{wrote: make(chan struct{}, 1)}
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"simulate", "--listen", addr, "--webhook-secret", secret}, stdout, &stderr)

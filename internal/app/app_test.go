@@ -15,6 +15,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/app"
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/poller"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -227,7 +228,7 @@ defaults: {thresholds: {warning: "100", critical: "20"}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	svc := app.New(app.Options{Config: cfg, ConnectRetry: 200 * time.Millisecond, Listen: "127.0.0.1:0",
@@ -251,34 +252,9 @@ defaults: {thresholds: {warning: "100", critical: "20"}}
 	if err := <-done; err != context.DeadlineExceeded {
 		t.Fatalf("Run = %v, want it to keep waiting until its context ends", err)
 	}
-	if n := logs.count("database not reachable; retrying"); n < 2 {
+	if n := logs.Count("database not reachable; retrying"); n < 2 {
 		t.Errorf("logged the wait %d times, want at least 2:\n%s", n, logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return string(b.buf) }
-
-func (b *syncBuffer) count(s string) int {
-	n := 0
-	str := b.String()
-	for i := 0; i+len(s) <= len(str); i++ {
-		if str[i:i+len(s)] == s {
-			n++
-		}
-	}
-	return n
 }
 
 var _ http.Handler = (*fake.Server)(nil)
@@ -318,7 +294,7 @@ func TestAnInconsistentTotalIsStoredAsReturnedAndFlagged(t *testing.T) {
 	h.fake.SetTotal("k", "10.0000", "1.0000", "12.0000")
 	upstream := httptest.NewServer(h.fake)
 	defer upstream.Close()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	h.logTo = &logs
 	h.start(h.config(upstream.URL, `apps: [{name: checkout, dev_key: k, dev_secret: s}]`))
 	h.waitPolls("checkout", 1)

@@ -19,6 +19,7 @@ var floors = map[string]int{
 	"balance": 0, "spend": 0, "alert": 0,
 	// A settable clock for tests.
 	"clocktest": 0,
+	"logtest":   0,
 	// What talks to the world outside the database, and the config that describes it.
 	"config": 1, "engagelab": 1, "engagelab/fake": 1, "notify": 1,
 	// The only package that speaks SQL, and the test databases built on it.

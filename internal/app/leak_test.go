@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
@@ -34,7 +35,7 @@ func TestSecretsReachNoLogAPIMetricOrTable(t *testing.T) {
 		http.Error(w, "nope "+r.URL.Path, http.StatusNotFound)
 	}))
 	defer receiver.Close()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	h.logTo = &logs
 	h.level = slog.LevelDebug
 	cfg := h.config(upstream.URL, fmt.Sprintf(`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
@@ -280,7 +281,7 @@ apps:
 `, rc.URL, hookSecret))
 	file := newConfigFile(t, good)
 	h.load = file.load
-	var log syncBuffer
+	var log logtest.Buffer
 	h.logTo = &log
 	h.start(file.mustLoad())
 	h.waitPolls("checkout", 1)

@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/notify/notifytest"
 )
 
@@ -24,7 +24,7 @@ func TestServiceSendsTheDigestAndPingsTheHeartbeat(t *testing.T) {
 	defer upstream.Close()
 	ping := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
 	hook := notifytest.NewReceiver(t, notifytest.Status(http.StatusOK))
-	logs := &syncWriter{w: &strings.Builder{}}
+	logs := &logtest.Buffer{}
 	h.logTo = logs
 	cfg := h.config(upstream.URL, fmt.Sprintf(`
 notifiers:
@@ -58,22 +58,4 @@ digest: {at: "00:00", notify: [hook]}
 	if strings.Contains(logs.String(), "s3cr3t") {
 		t.Errorf("the service's log shows the heartbeat URL:\n%s", logs.String())
 	}
-}
-
-// syncWriter lets the service's goroutines write one log the test reads.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

@@ -1,14 +1,12 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/metrics"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 	"github.com/opsbalance/engagelab-monitor/internal/store"
@@ -41,26 +40,9 @@ type env struct {
 	cfg     *config.Config
 	ids     map[string]int64
 	url     string
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	metrics *metrics.Metrics
 	later   atomic.Int64 // how far the server's clock is ahead of now, in nanoseconds
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t *testing.T, tokens ...config.Token) *env {
@@ -86,7 +68,7 @@ func newEnv(t *testing.T, tokens ...config.Token) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	e := &env{st: st, cfg: cfg, ids: ids, logs: logs, metrics: metrics.New(st, cfg)}
 	h := httpapi.New(httpapi.Config{
 		Store:    st,

@@ -18,6 +18,7 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/httpapi"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 	"github.com/opsbalance/engagelab-monitor/internal/metrics"
 	"github.com/opsbalance/engagelab-monitor/internal/pgtest"
 )
@@ -67,7 +68,7 @@ apps:
 
 	m := metrics.New(st, cfg)
 	m.SetClock(clock)
-	e := &env{st: st, cfg: cfg, ids: ids, logs: &syncBuffer{}, metrics: m}
+	e := &env{st: st, cfg: cfg, ids: ids, logs: &logtest.Buffer{}, metrics: m}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Config: cfg, Metrics: m, Clock: clock,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil))}))
 	t.Cleanup(srv.Close)

@@ -1,42 +1,19 @@
 package poller_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) lines(level string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(s.b.String(), "\n") {
-		if strings.Contains(l, "level="+level) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // A revoked key logs one WARN line when it starts failing, one more when it fails differently
 // and one INFO line when it works again, not a line per poll.
 func TestAFailingAppLogsChangesNotEveryPoll(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	_, p, f := productSetup(t, `
 apps:
   - {name: a, dev_key: k-a, dev_secret: s-a, balance: "500"}
@@ -56,7 +33,7 @@ apps:
 	poll(5)
 	f.Recover("k-a")
 	poll(3)
-	warns, infos := buf.lines("WARN"), buf.lines("INFO")
+	warns, infos := buf.Lines("level=WARN"), buf.Lines("level=INFO")
 	if len(warns) != 2 || !strings.Contains(warns[0], "code=2001") || !strings.Contains(warns[1], "code=2002") {
 		t.Errorf("WARN lines:\n%s\nwant two: the first failure and the changed one", strings.Join(warns, "\n"))
 	}

@@ -1,7 +1,6 @@
 package watch_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opsbalance/engagelab-monitor/internal/clocktest"
+	"github.com/opsbalance/engagelab-monitor/internal/logtest"
 
 	"github.com/shopspring/decimal"
 
@@ -101,25 +101,10 @@ func (e *env) deliver(t *testing.T) {
 }
 
 // logBuffer is a logger writing JSON lines into a buffer the test reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ logtest.Buffer }
 
 func (b *logBuffer) Logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewJSONHandler(&b.Buffer, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 const pingSecret = "ping-s3cr3t-0b7c"
