@@ -371,11 +371,8 @@ func (w *Worker) deliver(ctx context.Context, job []store.Delivery) {
 //     worker's record is refused), and a retry is dropped: the row is the other worker's now.
 //     That case, like a kill -9 mid-send, sends the row twice, with the same webhook-id.
 func (w *Worker) record(ctx context.Context, recs []store.Recorded) {
-	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	lost, err := w.cfg.Store.Record(rctx, w.owner, recs)
-	cancel()
+	lost, err := w.tryRecord(ctx, recs)
 	if err != nil {
-		w.storeFailed()
 		w.mu.Lock()
 		w.held = append(w.held, recs...)
 		n := len(w.held)
@@ -387,6 +384,16 @@ func (w *Worker) record(ctx context.Context, recs []store.Recorded) {
 	w.reportLost(lost)
 }
 
+// tryRecord records recs, noting a database that did not take them (see storeFailed).
+func (w *Worker) tryRecord(ctx context.Context, recs []store.Recorded) (lost []int64, err error) {
+	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if lost, err = w.cfg.Store.Record(rctx, w.owner, recs); err != nil {
+		w.storeFailed()
+	}
+	return lost, err
+}
+
 // flushHeld records the outcomes kept while the database was away.
 func (w *Worker) flushHeld(ctx context.Context) {
 	w.mu.Lock()
@@ -396,11 +403,8 @@ func (w *Worker) flushHeld(ctx context.Context) {
 	if len(recs) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	lost, err := w.cfg.Store.Record(rctx, w.owner, recs)
-	cancel()
+	lost, err := w.tryRecord(ctx, recs)
 	if err != nil {
-		w.storeFailed()
 		w.mu.Lock()
 		w.held = append(recs, w.held...)
 		w.mu.Unlock()
