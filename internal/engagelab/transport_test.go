@@ -14,6 +14,25 @@ import (
 	"github.com/opsbalance/engagelab-monitor/internal/engagelab/fake"
 )
 
+// balanceServer answers every request with a balance after hold, counting the TCP
+// connections it accepts and the requests it serves at once.
+func balanceServer(t *testing.T, hold time.Duration) (*httptest.Server, *atomic.Int32, *fake.Peak) {
+	t.Helper()
+	var conns atomic.Int32
+	peak := &fake.Peak{Hold: hold}
+	srv := httptest.NewUnstartedServer(peak.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
+	})))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns, peak
+}
+
 // TestConnectionsReused polls 200 times, 8 at a time, in bursts as a schedule makes them
 // (every app due at the same instant, then nothing), and counts the TCP connections the
 // server saw: the client keeps max_concurrency idle connections, so there are at most 8.
@@ -23,18 +42,7 @@ func TestConnectionsReused(t *testing.T) {
 		polls       = 200
 		concurrency = 8
 	)
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Millisecond) // long enough for the polls to overlap
-		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, conns, _ := balanceServer(t, time.Millisecond) // long enough for the polls to overlap
 
 	run := func(c *engagelab.Client) int32 {
 		conns.Store(0)
@@ -68,18 +76,7 @@ func TestConnectionsReused(t *testing.T) {
 // connections: the extra requests wait for one (the poller's own limit keeps it from
 // happening; this is what makes a late idle connection no reason to dial another).
 func TestConnectionsCappedAtMaxConcurrency(t *testing.T) {
-	var conns atomic.Int32
-	peak := &fake.Peak{Hold: 20 * time.Millisecond}
-	srv := httptest.NewUnstartedServer(peak.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"currency":"USD","balance":"1.0000","gift_balance":"0.0000","total_balance":"1.0000"}`))
-	})))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, conns, peak := balanceServer(t, 20*time.Millisecond)
 	c := engagelab.New(srv.URL, engagelab.WithMaxConcurrency(4))
 	var wg sync.WaitGroup
 	for range 16 {
