@@ -31,6 +31,23 @@ func auth401(at time.Time) *balance.Failure {
 // flap.max_changes becomes one flapping message, the rest are recorded and not queued, no
 // reminder is queued while it flaps, a restart in the middle forgets nothing, and the timer
 // (TickAll, not a poll) ends the flap with one message saying the state it settled in.
+// flipKey observes app a's i-th poll of a flapping key at now: a 401 for even i, a good
+// balance for odd i.
+func flipKey(t *testing.T, ev *evaluate.Evaluator, now time.Time, i int) []store.EventRecord {
+	t.Helper()
+	var recs []store.EventRecord
+	var err error
+	if i%2 == 0 {
+		recs, err = ev.Observe(context.Background(), "a", nil, auth401(now))
+	} else {
+		recs, err = ev.Observe(context.Background(), "a", snap(now, "150.0000"), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
 func TestFlappingKeyIsDampedAndEndedByTheTimer(t *testing.T) {
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	now := start
@@ -55,16 +72,7 @@ func TestFlappingKeyIsDampedAndEndedByTheTimer(t *testing.T) {
 	flip := func(i int) {
 		t.Helper()
 		now = now.Add(2 * time.Second)
-		var recs []store.EventRecord
-		var err error
-		if i%2 == 0 {
-			recs, err = ev.Observe(ctx, "a", nil, auth401(now))
-		} else {
-			recs, err = ev.Observe(ctx, "a", snap(now, "150.0000"), nil)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := flipKey(t, ev, now, i)
 		keep(recs)
 	}
 	for i := range 10 {
@@ -168,20 +176,10 @@ defaults: {thresholds: {warning: "100", critical: "20"}, stale_after: 2h, flap: 
 notifiers: [{name: ops, type: webhook, url: "http://127.0.0.1:1/hook"}]
 apps: [{name: a, dev_key: k, dev_secret: s, notify: [ops]}]
 `, nil)
-	ctx := context.Background()
 	queued := 0
 	for i := range 9 {
 		now = now.Add(2 * time.Second)
-		var recs []store.EventRecord
-		var err error
-		if i%2 == 0 {
-			recs, err = ev.Observe(ctx, "a", nil, auth401(now))
-		} else {
-			recs, err = ev.Observe(ctx, "a", snap(now, "150.0000"), nil)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := flipKey(t, ev, now, i)
 		for _, r := range recs {
 			if len(r.Notifiers) > 0 {
 				queued++
