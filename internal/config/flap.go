@@ -50,6 +50,11 @@ func (d *decoder) flapSettings(f fields, owner string) flapSettings {
 }
 
 func (d *decoder) wholeAtLeastOne(n *yaml.Node, path string) (int, bool) {
+	return d.wholeAtLeast(n, path, 1, "")
+}
+
+// wholeAtLeast reads n as a whole number of at least least; a refusal says so, then hint.
+func (d *decoder) wholeAtLeast(n *yaml.Node, path string, least int, hint string) (int, bool) {
 	v, ok := d.scalar(n, path)
 	if !ok {
 		return 0, false
@@ -59,8 +64,8 @@ func (d *decoder) wholeAtLeastOne(n *yaml.Node, path string) (int, bool) {
 	case err != nil:
 		d.add(n, path, "%q is not a whole number", v)
 		return 0, false
-	case i < 1:
-		d.add(n, path, "must be at least 1, not %d", i)
+	case i < least:
+		d.add(n, path, "must be at least %d, not %d%s", least, i, hint)
 		return 0, false
 	}
 	return i, true

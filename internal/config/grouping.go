@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -39,16 +38,8 @@ func (d *decoder) grouping(n *yaml.Node) Grouping {
 	}
 	f := d.mapping(n, "grouping", "min_apps", "wait")
 	g := def
-	if s, ok := d.str(f, "min_apps"); ok {
-		v, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			d.add(f.get("min_apps"), "grouping.min_apps", "%q is not a whole number", s)
-		case v < 2:
-			d.add(f.get("min_apps"), "grouping.min_apps", "must be at least 2, not %d (use grouping: off to turn grouping off)", v)
-		default:
-			g.MinApps = v
-		}
+	if v, ok := d.wholeAtLeast(f.get("min_apps"), "grouping.min_apps", 2, " (use grouping: off to turn grouping off)"); ok {
+		g.MinApps = v
 	}
 	g.Wait = d.positiveDuration(f, "wait", defaultGroupWait)
 	return g

@@ -85,16 +85,8 @@ func (d *decoder) engageLab(n *yaml.Node) EngageLab {
 		e.SMSBaseURL = v
 	}
 	e.Timeout = d.positiveDuration(f, "timeout", defaultTimeout)
-	if s, ok := d.str(f, "max_concurrency"); ok {
-		n, err := strconv.Atoi(s)
-		switch {
-		case err != nil:
-			d.add(f.get("max_concurrency"), "engagelab.max_concurrency", "%q is not a whole number", s)
-		case n < 1:
-			d.add(f.get("max_concurrency"), "engagelab.max_concurrency", "must be at least 1, not %d", n)
-		default:
-			e.MaxConcurrency = n
-		}
+	if n, ok := d.wholeAtLeastOne(f.get("max_concurrency"), "engagelab.max_concurrency"); ok {
+		e.MaxConcurrency = n
 	}
 	return e
 }
