@@ -229,19 +229,10 @@ func countIn(rows []string, partition string) int {
 // notes them.
 func appStateEnds(t *testing.T, st *store.Store) map[string]string {
 	t.Helper()
-	rows, err := st.Pool().Query(context.Background(), `
+	return textByName(t, st, `
 		SELECT a.name, s.first_polled_at::text || ' ' || s.latest_polled_at::text || ' ' || s.latest_currency || ' ' ||
 		       s.latest_balance::text || ' ' || s.latest_gift_balance::text || ' ' || s.latest_total_balance::text
 		FROM apps a JOIN app_state s ON s.app_id = a.id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	var name, v string
-	if _, err := pgx.ForEachRow(rows, []any{&name, &v}, func() error { out[name] = v; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // rowSize is the bytes of every stored row (pg_column_size, header included).
@@ -258,7 +249,7 @@ func rowSize(t *testing.T, st *store.Store) int {
 // index's columns and storage parameters.
 func partitionLayouts(t *testing.T, st *store.Store) map[string]string {
 	t.Helper()
-	rows, err := st.Pool().Query(context.Background(), `
+	return textByName(t, st, `
 		SELECT c.relname,
 		       (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
 		        FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) || '; ' ||
@@ -266,13 +257,4 @@ func partitionLayouts(t *testing.T, st *store.Store) map[string]string {
 		                                        WHERE attrelid = x.indexrelid) || ') ' || coalesce(array_to_string(ic.reloptions, ','), ''), '; ')
 		        FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = c.oid)
 		FROM pg_partition_tree('balance_snapshots') t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	var name, v string
-	if _, err := pgx.ForEachRow(rows, []any{&name, &v}, func() error { out[name] = v; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/opsbalance/engagelab-monitor/internal/balance"
@@ -196,23 +197,25 @@ func storeAnswers(t *testing.T, st *store.Store, ids map[string]int64) map[strin
 // queries found them.
 func firstAndLatest(t *testing.T, st *store.Store) map[string]string {
 	t.Helper()
-	rows, err := st.Pool().Query(context.Background(), `
+	return textByName(t, st, `
 		SELECT a.name,
 		       (SELECT min(polled_at) FROM balance_snapshots WHERE app_id = a.id)::text || ' ' || l.polled_at::text || ' ' ||
 		       l.currency || ' ' || l.balance::text || ' ' || l.gift_balance::text || ' ' || l.total_balance::text
 		FROM apps a CROSS JOIN LATERAL (
 			SELECT * FROM balance_snapshots WHERE app_id = a.id ORDER BY polled_at DESC LIMIT 1) l`)
+}
+
+// textByName runs query, which answers (name, text) rows, and returns the texts by name.
+func textByName(t *testing.T, st *store.Store, query string) map[string]string {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
-		var name, v string
-		if err := rows.Scan(&name, &v); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = v
+	var name, v string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &v}, func() error { out[name] = v; return nil }); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
