@@ -144,51 +144,24 @@ func queueSpendMany(b *pgx.Batch, qs []SpendQuery, out []spend.Inputs) {
 
 // spendInputs reads, in one round trip (two for an app whose snapshot before the window is
 // more than a week older than it), the app's first snapshot time, at most a week and a
-// window of hourly ledger rows, and the snapshots of the trailing window with the one before.
+// window of hourly ledger rows, and the snapshots of the trailing window with the one before:
+// queueSpendMany's reads for one app.
 func spendInputs(ctx context.Context, qr querier, appID int64, now time.Time, window time.Duration, day time.Time) (spend.Inputs, error) {
-	q := SpendQuery{AppID: appID, Now: now, Window: window, Day: day}
+	qs := []SpendQuery{{AppID: appID, Now: now, Window: window, Day: day}}
+	ins := make([]spend.Inputs, 1)
 	b := &pgx.Batch{}
-	queueSpendInputs(b, q)
-	in, err := func() (spend.Inputs, error) {
-		br := qr.SendBatch(ctx, b)
-		defer br.Close()
-		in, err := readSpendInputs(br, q)
-		if err != nil {
-			return in, err
-		}
-		return in, br.Close()
-	}()
-	if err != nil {
-		return in, err
+	queueSpendMany(b, qs, ins)
+	if err := qr.SendBatch(ctx, b).Close(); err != nil {
+		return ins[0], err
 	}
-	ins := []spend.Inputs{in}
 	if err := openingSnapshots(ctx, qr, ins, []int64{appID}); err != nil {
-		return in, err
+		return ins[0], err
 	}
 	return ins[0], nil
 }
 
-// queueSpendInputs queues the three reads of q; readSpendInputs reads their answers.
-func queueSpendInputs(b *pgx.Batch, q SpendQuery) {
-	now := q.Now
-	since := spend.RecentSince(now, q.Window).UTC()
-	b.Queue(`SELECT first_polled_at FROM app_state WHERE app_id = $1`, q.AppID)
-	b.Queue(`SELECT bucket, spent FROM spend_ledger_1h WHERE app_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket`,
-		q.AppID, spend.HoursSince(now, q.Window).UTC(), now.UTC())
-	// The snapshot just before the window is looked for in the week before it only, so that
-	// the query reads two or three weekly partitions rather than every one; an app with no
-	// snapshot there has it read by openingSnapshots.
-	b.Queue(`
-		(SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
-		 WHERE app_id = $1 AND polled_at <= $2 AND polled_at > $4 ORDER BY polled_at DESC LIMIT 1)
-		UNION ALL
-		(SELECT polled_at, currency, balance, gift_balance, total_balance FROM balance_snapshots
-		 WHERE app_id = $1 AND polled_at > $2 AND polled_at <= $3)
-		ORDER BY 1`, q.AppID, since, now.UTC(), since.Add(-SnapshotPartitionSpan))
-}
-
 // needsOpening reports whether in lacks the snapshot just before its window although one may
-// exist, older than the week queueSpendInputs looked in.
+// exist, older than the week queueSpendMany looked in.
 func needsOpening(in spend.Inputs) bool {
 	since := spend.RecentSince(in.Now, in.Window).UTC()
 	if len(in.Recent) > 0 && !in.Recent[0].PolledAt.After(since) {
@@ -229,42 +202,6 @@ func openingSnapshots(ctx context.Context, qr querier, ins []spend.Inputs, appID
 		ins[i].Recent = append([]balance.Snapshot{sn}, ins[i].Recent...)
 	}
 	return br.Close()
-}
-
-func readSpendInputs(br pgx.BatchResults, q SpendQuery) (spend.Inputs, error) {
-	in := spend.Inputs{Now: q.Now, Window: q.Window, Day: q.Day}
-	var first *time.Time
-	if err := br.QueryRow().Scan(&first); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return in, fmt.Errorf("read spend history: %w", err)
-	}
-	if first != nil {
-		in.FirstAt = first.UTC()
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return in, fmt.Errorf("read spend ledger: %w", err)
-	}
-	var h spend.Hour
-	if _, err := pgx.ForEachRow(rows, []any{&h.Bucket, exact(&h.Spent)}, func() error {
-		h.Bucket = h.Bucket.UTC()
-		in.Hours = append(in.Hours, h)
-		return nil
-	}); err != nil {
-		return in, fmt.Errorf("read spend ledger: %w", err)
-	}
-	rows, err = br.Query()
-	if err != nil {
-		return in, fmt.Errorf("read recent snapshots: %w", err)
-	}
-	var sn balance.Snapshot
-	if _, err := pgx.ForEachRow(rows, []any{&sn.PolledAt, &sn.Currency, exact(&sn.Balance), exact(&sn.GiftBalance), exact(&sn.TotalBalance)}, func() error {
-		sn.PolledAt = sn.PolledAt.UTC()
-		in.Recent = append(in.Recent, sn)
-		return nil
-	}); err != nil {
-		return in, fmt.Errorf("read recent snapshots: %w", err)
-	}
-	return in, nil
 }
 
 // exact scans a NUMERIC into d from its binary digits (pgxdecimal's NumericScanner), not
