@@ -186,7 +186,8 @@ func (e *Evaluator) apply(ctx context.Context, app config.App, obs *alert.Observ
 		// with the spend history ledger() asks for first read ahead with the locks.
 		var q *store.SpendQuery
 		if obs.Snapshot != nil {
-			q = &store.SpendQuery{Now: obs.Snapshot.PolledAt, Window: app.Drain.Window, Day: DayStart(obs.Snapshot.PolledAt, app.SpendDay)}
+			sq := spendQuery(app, obs.Snapshot.PolledAt)
+			q = &sq
 		}
 		lock = func(ctx context.Context, id int64, fn func(context.Context, *store.AppTx) error) error {
 			return e.cfg.Store.WithAppLockGrouped(ctx, id, q, fn)
@@ -306,7 +307,7 @@ func readSpend(ctx context.Context, tx *store.AppTx, app config.App, prev store.
 		}
 		sp = &spendNow{stats: stats, delta: delta}
 	case evalObs == nil && prev.Alerts.DailySpend.Level.Firing() && app.DailySpendLimit != nil:
-		in, err := tx.SpendInputs(ctx, now, app.Drain.Window, DayStart(now, app.SpendDay))
+		in, err := spendInputsAt(ctx, tx, app, now)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -40,7 +40,7 @@ type renderer struct {
 // stats returns the app's spend as of now, reading it if this evaluation has not yet.
 func (r *renderer) stats(ctx context.Context) (*spendNow, error) {
 	if r.spend == nil {
-		in, err := r.tx.SpendInputs(ctx, r.now, r.app.Drain.Window, DayStart(r.now, r.app.SpendDay))
+		in, err := spendInputsAt(ctx, r.tx, r.app, r.now)
 		if err != nil {
 			return nil, err
 		}

@@ -16,7 +16,7 @@ import (
 // ledger books what changed since the app's previous snapshot and reads the spend as of this
 // one. prev is the newest snapshot before snap (nil for the app's first).
 func ledger(ctx context.Context, tx *store.AppTx, app config.App, prev *balance.Snapshot, snap balance.Snapshot) (spend.Stats, spend.Delta, error) {
-	in, err := tx.SpendInputs(ctx, snap.PolledAt, app.Drain.Window, DayStart(snap.PolledAt, app.SpendDay))
+	in, err := spendInputsAt(ctx, tx, app, snap.PolledAt)
 	if err != nil {
 		return spend.Stats{}, spend.Delta{}, err
 	}
@@ -46,6 +46,19 @@ func ledger(ctx context.Context, tx *store.AppTx, app config.App, prev *balance.
 	}
 	in.Hours = withSpent(in.Hours, snap.PolledAt.UTC().Truncate(time.Hour), entry.Delta.Spent)
 	return spend.Compute(in), entry.Delta, nil
+}
+
+// spendQuery is the spend read an evaluation of app at at asks for: the one the group commit
+// reads ahead (evaluate.apply) and the one AppTx.SpendInputs is asked (spendInputsAt), which
+// must be the same for the read-ahead to serve.
+func spendQuery(app config.App, at time.Time) store.SpendQuery {
+	return store.SpendQuery{Now: at, Window: app.Drain.Window, Day: DayStart(at, app.SpendDay)}
+}
+
+// spendInputsAt reads app's spend inputs as of at under tx's lock.
+func spendInputsAt(ctx context.Context, tx *store.AppTx, app config.App, at time.Time) (spend.Inputs, error) {
+	q := spendQuery(app, at)
+	return tx.SpendInputs(ctx, q.Now, q.Window, q.Day)
 }
 
 // usualRate is the rate gift expiry is judged against: the 24 h rate, or the 1 h rate while
