@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/opsbalance/engagelab-monitor/internal/config"
 	"github.com/opsbalance/engagelab-monitor/internal/evaluate"
 	"github.com/opsbalance/engagelab-monitor/internal/notify"
 	"github.com/opsbalance/engagelab-monitor/internal/spend"
@@ -29,12 +30,13 @@ const startupPolls = 5 * time.Second
 // up later that day, once its start-up polls are done; days it missed entirely are not made up. It reports whether this call
 // queued it (false when it is not due yet or was already queued, by anyone).
 func (w *Watcher) Digest(ctx context.Context) (bool, error) {
-	dg := w.config().Digest
+	cfg := w.config() // one config for the whole digest, whatever a reload does meanwhile
+	dg := cfg.Digest
 	if dg == nil {
 		return false, nil
 	}
 	now := w.cfg.Clock()
-	if now.Before(w.cfg.Started.Add(w.config().EngageLab.Timeout + startupPolls)) {
+	if now.Before(w.cfg.Started.Add(cfg.EngageLab.Timeout + startupPolls)) {
 		// A digest made at start-up would show the apps as they were before the start-up polls.
 		return false, nil
 	}
@@ -57,7 +59,7 @@ func (w *Watcher) Digest(ctx context.Context) (bool, error) {
 		w.digested = date
 		return false, nil
 	}
-	ev, err := w.BuildDigest(ctx, now, date)
+	ev, err := w.buildDigest(ctx, cfg, now, date)
 	if err != nil {
 		return false, err
 	}
@@ -77,11 +79,10 @@ func (w *Watcher) Digest(ctx context.Context) (bool, error) {
 	return queued, nil
 }
 
-// BuildDigest summarises every configured app as of now: its latest amounts, what it spent in
+// buildDigest summarises every configured app as of now: its latest amounts, what it spent in
 // the last 24 h, its burn rate and runway as the API shows them, the alerts firing, and the
 // notifications that died in the last 24 h.
-func (w *Watcher) BuildDigest(ctx context.Context, now time.Time, date string) (notify.Event, error) {
-	cfg := w.config()
+func (w *Watcher) buildDigest(ctx context.Context, cfg *config.Config, now time.Time, date string) (notify.Event, error) {
 	st := w.cfg.Store
 	from := now.Add(-24 * time.Hour)
 	statuses, err := st.AppStatuses(ctx)

@@ -56,14 +56,15 @@ func (b Beat) Reason(maxOutboxAge time.Duration) string {
 // pinged within this period, calls the heartbeat URL. Every outcome but a quiet success is
 // one log line.
 func (w *Watcher) Heartbeat(ctx context.Context) Beat {
-	hb := w.config().Heartbeat
+	cfg := w.config() // one config for the whole check, whatever a reload does meanwhile
+	hb := cfg.Heartbeat
 	log := w.cfg.Logger.With("component", "heartbeat")
 	now := w.cfg.Clock()
 	b := Beat{At: now}
 	if hb == nil {
 		return b
 	}
-	if err := w.check(ctx, now, &b); err != nil {
+	if err := w.check(ctx, cfg, now, &b); err != nil {
 		b.Err = err
 		if ctx.Err() == nil {
 			log.Warn("heartbeat withheld: the health check failed", "error", err)
@@ -88,7 +89,7 @@ func (w *Watcher) Heartbeat(ctx context.Context) Beat {
 		log.Debug("heartbeat: another replica pinged within this period")
 		return b
 	}
-	if err := w.ping(ctx, hb, b); err != nil {
+	if err := w.ping(ctx, hb, len(cfg.Apps), b); err != nil {
 		b.Err = err
 		log.Warn("heartbeat ping failed; the next period tries again", "error", err)
 		// Let another replica try before this one's next period.
@@ -112,8 +113,7 @@ func (w *Watcher) Heartbeat(ctx context.Context) Beat {
 // interval (at least a minute) plus engagelab.timeout, for the jitter and a slow answer.
 // An app polled late whose access or data alert fires and reached a notifier counts as on
 // time: it is failing, and someone has been told.
-func (w *Watcher) check(ctx context.Context, now time.Time, b *Beat) error {
-	cfg := w.config()
+func (w *Watcher) check(ctx context.Context, cfg *config.Config, now time.Time, b *Beat) error {
 	names := make([]string, len(cfg.Apps))
 	for i, a := range cfg.Apps {
 		names[i] = a.Name
@@ -146,14 +146,14 @@ func (w *Watcher) check(ctx context.Context, now time.Time, b *Beat) error {
 
 // ping calls the URL once. A POST carries a one-line summary, which healthchecks.io shows
 // beside the ping.
-func (w *Watcher) ping(ctx context.Context, hb *config.Heartbeat, b Beat) error {
+func (w *Watcher) ping(ctx context.Context, hb *config.Heartbeat, apps int, b Beat) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	raw := hb.URL.Reveal()
 	var body io.Reader
 	if hb.Method == http.MethodPost {
 		body = strings.NewReader(fmt.Sprintf("%d apps polled on time; oldest pending notification %s\n",
-			len(w.config().Apps), b.OutboxAge.Round(time.Second)))
+			apps, b.OutboxAge.Round(time.Second)))
 	}
 	req, err := http.NewRequestWithContext(ctx, hb.Method, raw, body)
 	if err != nil {

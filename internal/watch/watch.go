@@ -88,7 +88,8 @@ func (w *Watcher) SetConfig(c *config.Config) {
 
 // Enabled reports whether there is anything to run: a heartbeat or a digest.
 func (w *Watcher) Enabled() bool {
-	return w.config().Heartbeat != nil || w.config().Digest != nil
+	c := w.config()
+	return c.Heartbeat != nil || c.Digest != nil
 }
 
 // Run checks every Tick until ctx ends; with neither a heartbeat nor a digest configured it
