@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/opsbalance/engagelab-monitor/internal/store"
 )
 
 // Options configure a run.
@@ -68,7 +69,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &run{o: o, log: o.Logger, machine: machine()}
 	admin, err := pgx.Connect(ctx, o.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(o.DatabaseURL), err)
+		return nil, fmt.Errorf("connect to %s: %w", store.Redact(o.DatabaseURL), err)
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
 	r.admin = admin
@@ -218,13 +219,4 @@ func (r *run) count(ctx context.Context, db, query string) (int64, error) {
 	defer c.Close(ctx)
 	var n int64
 	return n, c.QueryRow(ctx, query).Scan(&n)
-}
-
-// redact drops the password of a database URL.
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return p.Redacted()
 }

@@ -656,7 +656,7 @@ func DeliverEvents(ctx context.Context, c Config, eventIDs []string, timeout tim
 		if err != nil || pending == 0 {
 			return pending, err
 		}
-		next, err := w.cfg.Store.NextDue(ctx, w.owner)
+		next, err := w.nextDue(ctx)
 		if err != nil {
 			return pending, err
 		}

@@ -276,16 +276,6 @@ type SlotClaim struct {
 	Slot time.Time
 }
 
-// ClaimSlot records that this process polls app at the scheduled slot. It returns false when
-// another replica already claimed it.
-func (s *Store) ClaimSlot(ctx context.Context, app string, slot time.Time) (bool, error) {
-	got, err := s.ClaimSlots(ctx, []SlotClaim{{App: app, Slot: slot}})
-	if err != nil {
-		return false, err
-	}
-	return got[0], nil
-}
-
 // ClaimSlots records, in one statement, that this process polls each app at its slot.
 // claimed[i] is false when another replica (or an earlier claim) already has claims[i], or
 // when the app is not registered; a claim repeated within claims is granted once.
