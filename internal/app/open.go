@@ -106,11 +106,7 @@ func assemble(ctx context.Context, cfg *config.Config, o OpenOptions, st *store.
 			log.Info("database migrated", "applied", applied)
 		}
 	}
-	names := make([]string, len(apps))
-	for i, a := range apps {
-		names[i] = a.Name
-	}
-	ids, err := st.EnsureApps(ctx, names)
+	ids, err := register(ctx, st, apps)
 	if err != nil {
 		return nil, err
 	}
@@ -244,4 +240,13 @@ func connect(ctx context.Context, cfg *config.Config, o OpenOptions) (*store.Sto
 		case <-time.After(o.ConnectRetry):
 		}
 	}
+}
+
+// register registers apps in the store, in one statement, and returns their ids by name.
+func register(ctx context.Context, st *store.Store, apps []config.App) (map[string]int64, error) {
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name
+	}
+	return st.EnsureApps(ctx, names)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync/atomic"
 
 	"github.com/opsbalance/engagelab-monitor/internal/config"
@@ -84,11 +83,7 @@ func (s *Service) reload(ctx context.Context, r *running) error {
 	for _, key := range kept {
 		log.Warn(key + " changed in the config file; the running monitor keeps the old value until it is restarted")
 	}
-	names := make([]string, len(next.Apps))
-	for i, a := range next.Apps {
-		names[i] = a.Name
-	}
-	ids, err := r.app.Store.EnsureApps(ctx, names)
+	ids, err := register(ctx, r.app.Store, next.Apps)
 	if err != nil {
 		return fmt.Errorf("register the apps of the reloaded config: %w", err)
 	}
@@ -108,8 +103,12 @@ func (s *Service) reload(ctx context.Context, r *running) error {
 	r.handler.Store(&api)
 
 	var added, removed []string
+	before := make(map[string]bool, len(r.cfg.Apps))
+	for _, a := range r.cfg.Apps {
+		before[a.Name] = true
+	}
 	for _, a := range next.Apps {
-		if _, ok := r.cfg.App(a.Name); !ok {
+		if !before[a.Name] {
 			added = append(added, a.Name)
 			if len(a.Notify) == 0 {
 				log.Warn("app has no notifiers: its alerts are recorded but sent nowhere", "app", a.Name)
@@ -117,7 +116,7 @@ func (s *Service) reload(ctx context.Context, r *running) error {
 		}
 	}
 	for _, a := range r.cfg.Apps {
-		if !slices.Contains(names, a.Name) {
+		if _, ok := ids[a.Name]; !ok {
 			removed = append(removed, a.Name)
 		}
 	}
