@@ -123,8 +123,18 @@ func (s *Store) Claim(ctx context.Context, c Claim) ([]Delivery, error) {
 		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload,
 		          coalesce(o.group_key, ''), picked.superseded`,
 		c.Now.UTC(), c.Only, c.Owner, c.Lease, c.TakeOver, c.Limit, c.Unhold)
+	ds, err := leased(rows, err)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	return ds, nil
+}
+
+// leased collects the rows a claim leased (its RETURNING list: id, event, app, notifier,
+// alert, type, attempts, created_at, payload, group key, superseded), in id order.
+func leased(rows pgx.Rows, err error) ([]Delivery, error) {
+	if err != nil {
+		return nil, err
 	}
 	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
 		var d Delivery
@@ -132,7 +142,7 @@ func (s *Store) Claim(ctx context.Context, c Claim) ([]Delivery, error) {
 		return d, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim outbox rows: %w", err)
+		return nil, err
 	}
 	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return ds, nil
@@ -353,19 +363,11 @@ func (s *Store) ClaimGroup(ctx context.Context, g GroupClaim) ([]Delivery, error
 		UPDATE outbox o SET lease_owner = $7, lease_until = now() + $8::interval
 		FROM candidates, enough, alert_events e, apps a
 		WHERE enough.ok AND o.id = candidates.id AND e.id = o.event_id AND a.id = o.app_id
-		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload, o.group_key`,
+		RETURNING o.id, o.event_id, a.name, o.notifier, e.alert, e.type, o.attempts, o.created_at, e.payload, o.group_key, false`,
 		g.Notifier, g.Key, g.From.UTC(), g.To.UTC(), g.Claimed, g.Need, g.Owner, g.Lease)
+	ds, err := leased(rows, err)
 	if err != nil {
 		return nil, fmt.Errorf("claim a group of outbox rows: %w", err)
 	}
-	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
-		var d Delivery
-		err := r.Scan(&d.ID, &d.EventID, &d.App, &d.Notifier, &d.Alert, &d.Type, &d.Attempts, &d.CreatedAt, &d.Payload, &d.GroupKey)
-		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim a group of outbox rows: %w", err)
-	}
-	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return ds, nil
 }
