@@ -208,3 +208,8 @@ func Parse(data []byte, getenv func(string) (string, bool), baseDir string) (*Co
 	}
 	return cfg, nil
 }
+
+// Groupable reports whether the notifier's messages may be grouped (grouped outages). Not
+// PagerDuty's: it keys each incident to one app's alert episode (dedup_key) and groups
+// incidents itself, so one grouped trigger would open an incident no app's resolve closes.
+func (n Notifier) Groupable() bool { return n.Type != "pagerduty" }

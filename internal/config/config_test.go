@@ -590,3 +590,13 @@ apps: [{name: a, dev_key: a, dev_secret: s}]
 		}
 	}
 }
+
+// PagerDuty groups incidents itself, keyed by each app's alert episode: its messages are never
+// grouped; every other channel's may be.
+func TestNotifierGroupable(t *testing.T) {
+	for typ, want := range map[string]bool{"pagerduty": false, "slack": true, "webhook": true, "email": true} {
+		if got := (Notifier{Type: typ}).Groupable(); got != want {
+			t.Errorf("%s: Groupable() = %v, want %v", typ, got, want)
+		}
+	}
+}

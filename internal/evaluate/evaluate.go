@@ -85,9 +85,7 @@ func New(c Config) (*Evaluator, error) {
 	for _, n := range c.Notifiers {
 		e.minSev[n.Name] = minSeverity(n)
 		e.events[n.Name] = n.Events
-		// PagerDuty keys each incident to one app's alert episode (dedup_key) and groups
-		// incidents itself: one grouped trigger would open an incident no app's resolve closes.
-		e.solo[n.Name] = n.Type == "pagerduty"
+		e.solo[n.Name] = !n.Groupable()
 	}
 	return e, nil
 }
